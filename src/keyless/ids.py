@@ -1,0 +1,54 @@
+"""Identifier and key formats, as AWS writes them (see reference/sts-iam-ec2.md, "Key / ID prefixes")."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+
+_UPPER_ALNUM = string.ascii_uppercase + string.digits
+_BASE32 = string.ascii_uppercase + "234567"
+_SECRET_CHARS = string.ascii_letters + string.digits + "+/"
+
+
+def _draw(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def unique_id(prefix: str) -> str:
+    """IAM unique ids: AIDA/AROA/AIPA/ANPA/ANVA + 17 characters (21 in all)."""
+    return prefix + _draw(_UPPER_ALNUM, 17)
+
+
+def user_id() -> str:
+    return unique_id("AIDA")
+
+
+def role_id() -> str:
+    return unique_id("AROA")
+
+
+def instance_profile_id() -> str:
+    return unique_id("AIPA")
+
+
+def policy_id() -> str:
+    return unique_id("ANPA")
+
+
+def access_key_id(temporary: bool = False) -> str:
+    """AKIA... (long-term) or ASIA... (session); 20 characters."""
+    return ("ASIA" if temporary else "AKIA") + _draw(_BASE32, 16)
+
+
+def secret_access_key() -> str:
+    return _draw(_SECRET_CHARS, 40)
+
+
+def hex_id(prefix: str, n: int = 17) -> str:
+    """EC2 style: i-, r-, iip-assoc- + 17 lower-case hex digits."""
+    return prefix + secrets.token_hex((n + 1) // 2)[:n]
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
