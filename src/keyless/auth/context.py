@@ -1,0 +1,47 @@
+"""The global condition keys AWS sets on a request (reference/policy-evaluation.md section 6)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from keyless.auth.principals import Caller
+from keyless.protocol.http import HttpRequest
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def global_context(caller: Caller, req: HttpRequest, *, now: float, region: str, secure: bool = False) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "aws:CurrentTime": _iso(now),
+        "aws:EpochTime": str(int(now)),
+        "aws:SecureTransport": "true" if secure else "false",
+        "aws:SourceIp": req.client_ip,
+        "aws:RequestedRegion": region,
+        "aws:PrincipalType": caller.type,
+        "aws:userid": caller.user_id,
+        "aws:ViaAWSService": "false",
+        "aws:PrincipalIsAWSService": "false",
+    }
+    agent = req.header("user-agent")
+    if agent is not None:
+        ctx["aws:UserAgent"] = agent
+    if caller.is_anonymous:
+        return ctx
+    ctx["aws:PrincipalArn"] = caller.principal_arn or caller.arn
+    ctx["aws:PrincipalAccount"] = caller.account
+    if caller.username:
+        ctx["aws:username"] = caller.username
+    for key, value in caller.tags:
+        ctx[f"aws:PrincipalTag/{key}"] = value
+    claims = caller.session
+    if claims is not None:
+        ctx["aws:TokenIssueTime"] = _iso(claims.issued_at)
+        ctx["aws:MultiFactorAuthPresent"] = "true" if getattr(claims, "mfa", False) else "false"
+        if getattr(claims, "source_identity", None):
+            ctx["aws:SourceIdentity"] = claims.source_identity
+        for key, value in (getattr(claims, "ec2", None) or {}).items():
+            ctx[key] = value
+    return ctx

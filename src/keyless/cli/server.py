@@ -1,0 +1,36 @@
+"""`keyless server`: run the server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from keyless.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Settings, default_data_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("server", help="run the keyless server (IAM, STS, EC2, S3, IMDS) in the foreground")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("KEYLESS_PORT", 5397)), help="port (env KEYLESS_PORT, default 5397)")
+    p.add_argument("--data-dir", type=Path, default=None, help="state directory (env KEYLESS_DATA_DIR)")
+    p.add_argument("--account-id", default=DEFAULT_ACCOUNT, help="account id on first start (default 123456789012)")
+    p.add_argument("--region", default=DEFAULT_REGION, help="region (default us-east-1)")
+    p.add_argument("--enforce", choices=("on", "learn", "off"), default="on", help="policy enforcement mode")
+    p.add_argument("--imds-credential-lifetime", type=int, default=6 * 3600, metavar="SECONDS")
+    p.add_argument("--imds-rotation-interval", type=int, default=3600, metavar="SECONDS")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from keyless.server import serve
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings(
+        data_dir=args.data_dir or default_data_dir(), host=args.host, port=args.port,
+        account_id=args.account_id, region=args.region, enforce=args.enforce,
+        imds_credential_lifetime=args.imds_credential_lifetime, imds_rotation_interval=args.imds_rotation_interval,
+    )
+    serve(settings)
+    return 0

@@ -1,0 +1,199 @@
+"""The ASGI application: one port, every service. The request pipeline, in order:
+
+    local admin (/_keyless/*) -> route to a service -> read body -> authenticate (SigV4)
+    -> match operation -> parse input -> authorize (policy engine) -> dispatch handler -> serialize
+
+Errors at any step are rendered by the service's protocol; nothing else writes wire bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, AsyncIterator, Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from keyless import __version__, errors, ids
+from keyless.auth.context import global_context
+from keyless.policy import Request, evaluate
+from keyless.protocol import protocol_for
+from keyless.protocol.http import HttpRequest, HttpResponse
+from keyless.server import routing
+from keyless.server.state import AppState
+from keyless.services.base import RequestContext, Service, Target, call_handler
+
+log = logging.getLogger("keyless.server")
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_CONTROL_BODY = 8 * 1024 * 1024  # non-streaming request bodies (IAM, STS, EC2 forms, S3 XML)
+
+
+class RequestEntityTooLarge(errors.AwsError):
+    code = "RequestEntityTooLarge"
+    status = 413
+
+
+class KeylessApp:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        req = _request_from_scope(scope)
+        if req.raw_path.startswith("/_keyless/"):
+            resp = self._local(req)
+        else:
+            resp = await self.handle(req, receive)
+        await _send_response(send, resp, head=req.method == "HEAD")
+
+    # --- the pipeline ---------------------------------------------------------------------
+
+    async def handle(self, req: HttpRequest, receive: Receive) -> HttpResponse:
+        request_id = ids.request_id()
+        service_name = routing.service_from_signature(req)
+        if service_name != "s3":
+            req.body = await _read_body(receive, MAX_CONTROL_BODY)
+            if service_name is None:
+                form = dict(parse_qsl(req.body.decode("utf-8", "replace"))) if routing.is_form(req) else None
+                service_name = routing.service_from_shape(req, form)
+        service = self.state.services.get(service_name)
+        if service is None:
+            service, service_name = self.state.services["sts"], "sts"  # answer in a query envelope
+            return protocol_for(service_name).serialize_error(
+                errors.InvalidAction("Could not find operation for this request."), request_id)
+        proto = protocol_for(service_name)
+        try:
+            return await self._serve(req, receive, service, request_id)
+        except errors.AwsError as exc:
+            return proto.serialize_error(exc, request_id)
+        except Exception:
+            log.exception("internal error serving %s request %s", service_name, request_id)
+            return proto.serialize_error(errors.InternalFailure("We encountered an internal error. Please try again."), request_id)
+
+    async def _serve(self, req: HttpRequest, receive: Receive, service: Service, request_id: str) -> HttpResponse:
+        state, proto, is_s3 = self.state, protocol_for(service.name), service.name == "s3"
+        caller, _sig = state.authenticator.authenticate(req, s3=is_s3)
+        op = proto.match_operation(req)
+        if is_s3:
+            if proto.operation_needs_stream(op):
+                req.stream = _body_stream(receive)
+            else:
+                req.body = await _read_body(receive, MAX_CONTROL_BODY)
+        if caller.is_anonymous and not is_s3 and op.name not in service.allow_anonymous:
+            raise errors.MissingAuthenticationToken("Request is missing Authentication Token")
+        params = proto.parse(op, req)
+        region = state.settings.region
+        ctx = RequestContext(
+            state=state, caller=caller, request=req, operation=op.name, request_id=request_id,
+            region=region, service=service.name,
+            context_keys=global_context(caller, req, now=state.clock.time(), region=region),
+        )
+        self.authorize(ctx, service, service.access(ctx, params))
+        handler = service.handlers.get(op.name)
+        if handler is None:
+            raise errors.NotImplementedOperation(f"{op.name} is not implemented by keyless yet.")
+        output = await call_handler(handler, ctx, params)
+        return proto.serialize(op, output or {}, request_id)
+
+    def authorize(self, ctx: RequestContext, service: Service, targets: list[Target]) -> None:
+        """The one decision point for API calls: every target goes through the policy engine."""
+        if not targets:
+            return
+        policies = self.state.policies.policy_set(ctx.caller)
+        principal = ctx.caller.engine_principal()
+        for target in targets:
+            context = {**ctx.context_keys, **target.context} if target.context else ctx.context_keys
+            decision = evaluate(
+                Request(action=target.action, resource=target.resource, principal=principal, context=context),
+                policies, target.resource_policy, resource_account=target.resource_account or ctx.account,
+            )
+            if not decision.allowed and self.state.settings.enforce == "on":
+                raise service.denied(ctx, decision, target)
+
+    # --- local admin ----------------------------------------------------------------------
+
+    def _local(self, req: HttpRequest) -> HttpResponse:
+        if req.raw_path == "/_keyless/health" and req.method in ("GET", "HEAD"):
+            body = {"status": "ok", "version": __version__, "account": self.state.settings.account_id,
+                    "region": self.state.settings.region, "enforce": self.state.settings.enforce}
+            return HttpResponse(200, [("content-type", "application/json")], json.dumps(body).encode())
+        return HttpResponse(404, [("content-type", "application/json")], b'{"error": "not found"}')
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for component in list(self.state.components.values()):
+                    if hasattr(component, "start"):
+                        await component.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for component in reversed(list(self.state.components.values())):
+                    if hasattr(component, "stop"):
+                        await component.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _request_from_scope(scope: dict[str, Any]) -> HttpRequest:
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    if "?" in path:  # some servers include the query in raw_path
+        path = path.split("?", 1)[0]
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+    client = scope.get("client")
+    return HttpRequest(
+        method=scope["method"], raw_path=path, query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers, client_ip=client[0] if client else "127.0.0.1",
+    )
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge("Request body is too large.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _body_stream(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise errors.AwsError("The client disconnected before the body was complete.")
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _send_response(send: Send, resp: HttpResponse, *, head: bool) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
+    body = resp.body
+    if isinstance(body, (bytes, bytearray)):
+        if not any(k == b"content-length" for k, _ in headers):
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
+        return
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    if not head:
+        async for chunk in body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

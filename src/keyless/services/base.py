@@ -1,0 +1,81 @@
+"""What every service provides to the pipeline, and what the pipeline gives each handler.
+
+A service is: a botocore model name, handler functions named after operations (xform_name),
+an access map (operation + input -> the IAM actions, resources and condition keys AWS checks),
+and the error AWS returns when the engine says no.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from botocore import xform_name
+
+from keyless import errors
+from keyless.auth.principals import Caller
+from keyless.protocol.http import HttpRequest
+
+if TYPE_CHECKING:
+    from keyless.policy import Decision, Policy
+    from keyless.server.state import AppState
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One authorization question: may the caller do `action` on `resource`?"""
+
+    action: str
+    resource: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    resource_policy: Policy | None = None
+    resource_account: str | None = None
+
+
+@dataclass(slots=True)
+class RequestContext:
+    state: AppState
+    caller: Caller
+    request: HttpRequest
+    operation: str
+    request_id: str
+    region: str
+    service: str
+    context_keys: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def account(self) -> str:
+        return self.state.settings.account_id
+
+
+Handler = Callable[[RequestContext, dict[str, Any]], Any]
+AccessMap = Callable[[RequestContext, dict[str, Any]], list[Target]]
+
+
+def access_denied(ctx: RequestContext, decision: Decision, target: Target) -> errors.AwsError:
+    """IAM/STS/CloudTrail: AccessDenied 403 with AWS's sentence."""
+    return errors.AccessDenied(decision.aws_message(ctx.caller.arn or "anonymous", target.action, target.resource))
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # botocore service name; also the SigV4 signing name
+    handlers: Mapping[str, Handler]  # by operation name (CreateRole)
+    access: AccessMap
+    denied: Callable[[RequestContext, Decision, Target], errors.AwsError] = access_denied
+    allow_anonymous: frozenset[str] = frozenset()  # operations AWS serves unsigned
+
+    @classmethod
+    def from_module(cls, name: str, module: ModuleType, operations: list[str], access: AccessMap, **kw: Any) -> Service:
+        """Collect handlers by botocore's xform_name: CreateRole -> create_role."""
+        handlers = {op: getattr(module, xform_name(op)) for op in operations if hasattr(module, xform_name(op))}
+        return cls(name=name, handlers=handlers, access=access, **kw)
+
+
+async def call_handler(handler: Handler, ctx: RequestContext, params: dict[str, Any]) -> Any:
+    result = handler(ctx, params)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

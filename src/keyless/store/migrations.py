@@ -1,0 +1,16 @@
+"""Schema migrations, in order. The store records how many have run; append, never edit."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import Connection
+
+from keyless.store import schema
+
+
+def _m001_iam(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=schema.IAM_TABLES)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam]

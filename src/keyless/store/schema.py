@@ -1,0 +1,133 @@
+"""Tables. Names are stored with a lower-cased twin where AWS treats them case-insensitively
+(IAM users, roles, instance profiles), so the unique index enforces what AWS enforces, even
+under concurrent writers. Tags and other small lists are JSON text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+meta = Table("meta", metadata, Column("key", String, primary_key=True), Column("value", Text, nullable=False))
+
+# --- IAM -------------------------------------------------------------------------------------
+
+users = Table(
+    "iam_users",
+    metadata,
+    Column("id", String, primary_key=True),  # AIDA...
+    Column("account", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("name_lower", String, nullable=False),
+    Column("path", String, nullable=False),
+    Column("arn", String, nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+    Column("boundary_arn", String),
+    Column("tags", Text, nullable=False, default="[]"),
+    UniqueConstraint("account", "name_lower"),
+)
+
+access_keys = Table(
+    "iam_access_keys",
+    metadata,
+    Column("access_key_id", String, primary_key=True),
+    Column("user_id", String, ForeignKey("iam_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("secret", Text, nullable=False),  # encrypted with the master key
+    Column("status", String, nullable=False),  # Active | Inactive
+    Column("created", Float, nullable=False),
+    Column("last_used", Float),
+    Column("last_used_service", String),
+    Column("last_used_region", String),
+)
+
+roles = Table(
+    "iam_roles",
+    metadata,
+    Column("id", String, primary_key=True),  # AROA...
+    Column("account", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("name_lower", String, nullable=False),
+    Column("path", String, nullable=False),
+    Column("arn", String, nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+    Column("trust_policy", Text, nullable=False),
+    Column("description", Text),
+    Column("max_session_duration", Integer, nullable=False, default=3600),
+    Column("boundary_arn", String),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("last_used", Float),
+    Column("last_used_region", String),
+    UniqueConstraint("account", "name_lower"),
+)
+
+# owner_kind is "user" or "role"; owner_id the entity's unique id.
+inline_policies = Table(
+    "iam_inline_policies",
+    metadata,
+    Column("owner_kind", String, primary_key=True),
+    Column("owner_id", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+managed_policies = Table(
+    "iam_managed_policies",
+    metadata,
+    Column("id", String, primary_key=True),  # ANPA...
+    Column("account", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("path", String, nullable=False),
+    Column("arn", String, nullable=False, unique=True),
+    Column("description", Text),
+    Column("default_version", String, nullable=False),
+    Column("next_version", Integer, nullable=False, default=2),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Column("tags", Text, nullable=False, default="[]"),
+)
+
+policy_versions = Table(
+    "iam_policy_versions",
+    metadata,
+    Column("policy_arn", String, primary_key=True),
+    Column("version_id", String, primary_key=True),  # v1, v2, ...
+    Column("document", Text, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+# Attachments name policies by ARN so AWS-managed policies (bundled, not stored) attach the same way.
+attachments = Table(
+    "iam_attachments",
+    metadata,
+    Column("owner_kind", String, primary_key=True),
+    Column("owner_id", String, primary_key=True),
+    Column("policy_arn", String, primary_key=True),
+)
+
+instance_profiles = Table(
+    "iam_instance_profiles",
+    metadata,
+    Column("id", String, primary_key=True),  # AIPA...
+    Column("account", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("name_lower", String, nullable=False),
+    Column("path", String, nullable=False),
+    Column("arn", String, nullable=False, unique=True),
+    Column("created", Float, nullable=False),
+    Column("tags", Text, nullable=False, default="[]"),
+    UniqueConstraint("account", "name_lower"),
+)
+
+# One row per profile: the primary key is what makes "one role per instance profile" hold under races.
+instance_profile_roles = Table(
+    "iam_instance_profile_roles",
+    metadata,
+    Column("profile_id", String, ForeignKey("iam_instance_profiles.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", String, ForeignKey("iam_roles.id"), nullable=False, index=True),
+)
+
+IAM_TABLES = [users, access_keys, roles, inline_policies, managed_policies, policy_versions, attachments,
+              instance_profiles, instance_profile_roles]
+
+__all__ = ["metadata", "meta", "IAM_TABLES", "Boolean"]
