@@ -20,7 +20,7 @@ from keyless.protocol import protocol_for
 from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.server import routing
 from keyless.server.state import AppState
-from keyless.services.base import RequestContext, Service, Target, call_handler
+from keyless.services.base import RequestContext, Service, Target, call_handler, enforce
 
 log = logging.getLogger("keyless.server")
 
@@ -113,8 +113,7 @@ class KeylessApp:
                 Request(action=target.action, resource=target.resource, principal=principal, context=context),
                 policies, target.resource_policy, resource_account=target.resource_account or ctx.account,
             )
-            if not decision.allowed and self.state.settings.enforce == "on":
-                raise service.denied(ctx, decision, target)
+            enforce(ctx, service.denied, decision, target)
 
     # --- local admin ----------------------------------------------------------------------
 

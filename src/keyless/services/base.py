@@ -74,6 +74,13 @@ class Service:
         return cls(name=name, handlers=handlers, access=access, **kw)
 
 
+def enforce(ctx: RequestContext, service_denied: Callable[[RequestContext, Decision, Target], errors.AwsError],
+            decision: Decision, target: Target) -> None:
+    """Apply the server's enforcement mode to one decision: `on` raises, `learn` and `off` let it pass."""
+    if not decision.allowed and ctx.state.settings.enforce == "on":
+        raise service_denied(ctx, decision, target)
+
+
 async def call_handler(handler: Handler, ctx: RequestContext, params: dict[str, Any]) -> Any:
     result = handler(ctx, params)
     if inspect.isawaitable(result):

@@ -1,0 +1,18 @@
+"""STS: GetCallerIdentity, GetSessionToken, AssumeRole (query protocol)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from keyless.services.base import Service
+from keyless.services.sts import handlers
+from keyless.services.sts.access import access
+
+if TYPE_CHECKING:
+    from keyless.server.state import AppState
+
+OPERATIONS = ["GetCallerIdentity", "GetSessionToken", "AssumeRole"]
+
+
+def service(state: AppState) -> Service:
+    return Service.from_module("sts", handlers, OPERATIONS, access)

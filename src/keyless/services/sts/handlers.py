@@ -1,0 +1,130 @@
+"""STS handlers: one function per operation, returning dicts shaped like botocore's output shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from keyless import errors
+from keyless.arn import Arn
+from keyless.auth.policies import compiled
+from keyless.policy import PolicyError, PolicyKind, Request, evaluate_trust, parse_policy
+from keyless.services.base import RequestContext, Target, access_denied, enforce
+from keyless.services.sts.sessions import IssuedCredentials, issue_role_session, issue_user_session
+from keyless.store import aws_managed
+from keyless.store import iam as iam_store
+
+
+class MalformedPolicyDocument(errors.AwsError):
+    code = "MalformedPolicyDocument"
+    status = 400
+
+
+class PackedPolicyTooLarge(errors.AwsError):
+    code = "PackedPolicyTooLarge"
+    status = 400
+
+
+SESSION_POLICY_LIMIT = 2048  # plaintext of the inline session policy plus managed ARNs
+
+
+def get_caller_identity(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    caller = ctx.caller
+    return {"UserId": caller.user_id, "Account": caller.account, "Arn": caller.arn}
+
+
+def get_session_token(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    caller = ctx.caller
+    if caller.session is not None:
+        raise errors.AccessDenied("Cannot call GetSessionToken with session credentials")
+    duration = params.get("DurationSeconds", 43200)
+    with ctx.state.db.read() as conn:
+        user = iam_store.get_user_by_id(conn, caller.owner_id or "")
+    if user is None:
+        raise errors.InvalidClientTokenId("The security token included in the request is invalid.")
+    return {"Credentials": _credentials(issue_user_session(ctx.state, user, duration=duration))}
+
+
+def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
+    with ctx.state.db.read() as conn:
+        role = iam_store.get_role_by_arn(conn, role_arn)
+    _check_trust(ctx, role, role_arn, params)
+    assert role is not None  # _check_trust denies a missing role
+    duration = _duration(ctx, role, params.get("DurationSeconds"))
+    session_policy = params.get("Policy")
+    policy_arns = tuple(p["arn"] for p in params.get("PolicyArns") or ())
+    _check_session_policies(ctx, session_policy, policy_arns)
+    source_identity = params.get("SourceIdentity")
+    if ctx.caller.session is not None and getattr(ctx.caller.session, "source_identity", None):
+        source_identity = ctx.caller.session.source_identity  # sticks across role chaining
+    tags = {t["Key"]: t["Value"] for t in params.get("Tags") or ()}
+    issued = issue_role_session(
+        ctx.state, role, session_name, duration=duration, session_policy=session_policy,
+        policy_arns=policy_arns, session_tags=tags, source_identity=source_identity,
+    )
+    out: dict[str, Any] = {
+        "Credentials": _credentials(issued),
+        "AssumedRoleUser": {"AssumedRoleId": issued.principal_id, "Arn": issued.arn},
+    }
+    if session_policy or policy_arns or tags:
+        packed = len(session_policy or "") + sum(len(a) for a in policy_arns) + sum(len(k) + len(v) for k, v in tags.items())
+        out["PackedPolicySize"] = max(1, packed * 100 // SESSION_POLICY_LIMIT)
+    if source_identity:
+        out["SourceIdentity"] = source_identity
+    return out
+
+
+def _check_trust(ctx: RequestContext, role: dict[str, Any] | None, role_arn: str, params: dict[str, Any]) -> None:
+    target = Target("sts:AssumeRole", role_arn)
+    context = dict(ctx.context_keys)
+    context["sts:RoleSessionName"] = params["RoleSessionName"]
+    if params.get("ExternalId") is not None:
+        context["sts:ExternalId"] = params["ExternalId"]
+    if params.get("SourceIdentity") is not None:
+        context["sts:SourceIdentity"] = params["SourceIdentity"]
+    tags = params.get("Tags") or ()
+    for tag in tags:
+        context[f"aws:RequestTag/{tag['Key']}"] = tag["Value"]
+    if tags:
+        context["aws:TagKeys"] = [t["Key"] for t in tags]
+    request = Request(action="sts:AssumeRole", resource=role_arn, principal=ctx.caller.engine_principal(), context=context)
+    trust = compiled(role["trust_policy"], PolicyKind.TRUST, "trust", role_arn) if role else None
+    decision = evaluate_trust(request, trust, ctx.state.policies.policy_set(ctx.caller))
+    enforce(ctx, access_denied, decision, target)
+
+
+def _duration(ctx: RequestContext, role: dict[str, Any], requested: int | None) -> int:
+    duration = 3600 if requested is None else requested
+    if duration > role["max_session_duration"]:
+        raise errors.ValidationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    if ctx.caller.type == "AssumedRole" and duration > 3600:
+        raise errors.ValidationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+    return duration
+
+
+def _check_session_policies(ctx: RequestContext, policy: str | None, arns: tuple[str, ...]) -> None:
+    if policy is not None:
+        try:
+            parse_policy(policy, PolicyKind.SESSION)
+        except PolicyError as exc:
+            raise MalformedPolicyDocument(exc.message) from None
+        if len("".join(policy.split())) + sum(len(a) for a in arns) > SESSION_POLICY_LIMIT:
+            raise PackedPolicyTooLarge("Packed size of session policies and tags exceeds the limit.")
+    with ctx.state.db.read() as conn:
+        for arn in arns:
+            try:
+                Arn.parse(arn)
+            except ValueError:
+                raise errors.InvalidParameterValue(f"Invalid policy ARN: {arn}") from None
+            if aws_managed.get(arn) is None and iam_store.get_managed_policy(conn, arn) is None:
+                raise errors.InvalidParameterValue(f"Policy {arn} does not exist or is not attachable.")
+
+
+def _credentials(issued: IssuedCredentials) -> dict[str, Any]:
+    return {
+        "AccessKeyId": issued.access_key_id,
+        "SecretAccessKey": issued.secret_access_key,
+        "SessionToken": issued.session_token,
+        "Expiration": datetime.fromtimestamp(issued.expiration, tz=timezone.utc),
+    }
