@@ -1,0 +1,220 @@
+"""STS through boto3 and the real aws CLI: identity, sessions, AssumeRole and its trust checks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from keyless.testing import Server
+
+ACCOUNT = "123456789012"
+
+
+def _trust(principal: dict[str, Any], condition: dict[str, Any] | None = None) -> str:
+    stmt: dict[str, Any] = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+    if condition:
+        stmt["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [stmt]})
+
+
+def _make_role(server: Server, name: str, trust: str, **kw: Any) -> dict[str, Any]:
+    iam = server.client("iam")
+    try:
+        iam.delete_role(RoleName=name)
+    except botocore.exceptions.ClientError:
+        pass
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, **kw)["Role"]
+
+
+def _session_client(server: Server, service: str, creds: dict[str, Any]) -> Any:
+    return server.client(service, aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"])
+
+
+def _make_user(server: Server, name: str, policy: dict[str, Any] | None = None) -> dict[str, str]:
+    iam = server.client("iam")
+    iam.create_user(UserName=name)
+    if policy:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+
+def test_get_caller_identity_for_admin(server: Server) -> None:
+    out = server.client("sts").get_caller_identity()
+    assert out["Account"] == ACCOUNT
+    assert out["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
+    assert out["UserId"].startswith("AIDA") and len(out["UserId"]) == 21
+
+
+def test_assume_role_with_cli_prints_aws_fields(server: Server, aws: Any) -> None:
+    role = _make_role(server, "some-role", _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    out = aws.json("sts", "assume-role", "--role-arn", f"arn:aws:iam::{ACCOUNT}:role/some-role", "--role-session-name", "dev")
+    creds, user = out["Credentials"], out["AssumedRoleUser"]
+    assert creds["AccessKeyId"].startswith("ASIA") and len(creds["AccessKeyId"]) == 20
+    assert len(creds["SecretAccessKey"]) == 40 and len(creds["SessionToken"]) > 100
+    expires = datetime.fromisoformat(creds["Expiration"].replace("Z", "+00:00"))
+    assert 3500 < (expires - datetime.now(timezone.utc)).total_seconds() <= 3600
+    assert user["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/some-role/dev"
+    assert user["AssumedRoleId"] == f"{role['RoleId']}:dev"
+
+
+def test_session_credentials_identify_as_assumed_role(server: Server) -> None:
+    role = _make_role(server, "identity-role", _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="who")["Credentials"]
+    out = _session_client(server, "sts", creds).get_caller_identity()
+    assert out["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/identity-role/who"
+    assert out["UserId"] == f"{role['RoleId']}:who"
+
+
+def test_assumed_role_ARN_omits_role_path(server: Server) -> None:
+    role = _make_role(server, "pathy", _trust({"AWS": ACCOUNT}), Path="/team/app/")
+    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/team/app/pathy"
+    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s")
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/pathy/s"
+
+
+def test_assume_role_denied_without_trust(server: Server) -> None:
+    _make_role(server, "ec2-only", _trust({"Service": "ec2.amazonaws.com"}))
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/ec2-only", RoleSessionName="x")
+    err = exc.value.response["Error"]
+    assert err["Code"] == "AccessDenied"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert err["Message"].startswith(
+        f"User: arn:aws:iam::{ACCOUNT}:user/admin is not authorized to perform: sts:AssumeRole on resource: "
+        f"arn:aws:iam::{ACCOUNT}:role/ec2-only")
+
+
+def test_assume_missing_role_is_access_denied(server: Server) -> None:
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/nope", RoleSessionName="x")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_trust_naming_the_user_suffices_without_identity_allow(server: Server) -> None:
+    creds = _make_user(server, "trusted-user")
+    _make_role(server, "names-user", _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:user/trusted-user"}))
+    out = server.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/names-user", RoleSessionName="u")
+    assert out["AssumedRoleUser"]["Arn"].endswith(":assumed-role/names-user/u")
+
+
+def test_trust_naming_the_account_needs_an_identity_allow(server: Server) -> None:
+    creds = _make_user(server, "no-perms-user")
+    _make_role(server, "names-account", _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        server.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/names-account", RoleSessionName="u")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_external_id_condition(server: Server) -> None:
+    _make_role(server, "needs-external-id", _trust({"AWS": ACCOUNT}, {"StringEquals": {"sts:ExternalId": "s3cret-id"}}))
+    sts = server.client("sts")
+    arn = f"arn:aws:iam::{ACCOUNT}:role/needs-external-id"
+    with pytest.raises(botocore.exceptions.ClientError):
+        sts.assume_role(RoleArn=arn, RoleSessionName="x")
+    with pytest.raises(botocore.exceptions.ClientError):
+        sts.assume_role(RoleArn=arn, RoleSessionName="x", ExternalId="wrong-id")
+    assert sts.assume_role(RoleArn=arn, RoleSessionName="x", ExternalId="s3cret-id")["Credentials"]
+
+
+def test_duration_limits(server: Server) -> None:
+    role = _make_role(server, "short", _trust({"AWS": ACCOUNT}))
+    sts = server.client("sts")
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="x", DurationSeconds=7200)
+    assert exc.value.response["Error"]["Code"] == "ValidationError"
+    assert "MaxSessionDuration" in exc.value.response["Error"]["Message"]
+
+
+def test_role_chaining_is_capped_at_one_hour(server: Server) -> None:
+    role = _make_role(server, "chain", _trust({"AWS": ACCOUNT}), MaxSessionDuration=7200)
+    server.client("iam").put_role_policy(RoleName="chain", PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    first = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="a", DurationSeconds=7200)["Credentials"]
+    chained = _session_client(server, "sts", first)
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        chained.assume_role(RoleArn=role["Arn"], RoleSessionName="b", DurationSeconds=7200)
+    assert "role chaining" in exc.value.response["Error"]["Message"]
+    assert chained.assume_role(RoleArn=role["Arn"], RoleSessionName="b")["AssumedRoleUser"]["Arn"].endswith("/chain/b")
+
+
+def test_invalid_session_name_is_validation_error(server: Server) -> None:
+    role = _make_role(server, "named", _trust({"AWS": ACCOUNT}))
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="bad name!")
+    assert exc.value.response["Error"]["Code"] == "ValidationError"
+    assert "roleSessionName" in exc.value.response["Error"]["Message"]
+
+
+def test_session_policy_narrows_the_role(server: Server) -> None:
+    role = _make_role(server, "wide", _trust({"AWS": ACCOUNT}))
+    server.client("iam").put_role_policy(RoleName="wide", PolicyName="all-iam", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    narrow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]})
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="n", Policy=narrow)["Credentials"]
+    iam = _session_client(server, "iam", creds)
+    assert iam.get_role(RoleName="wide")["Role"]["RoleName"] == "wide"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        iam.list_roles()
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    assert "session policy" in exc.value.response["Error"]["Message"]
+
+
+def test_malformed_session_policy(server: Server) -> None:
+    role = _make_role(server, "sp", _trust({"AWS": ACCOUNT}))
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="n", Policy='{"Version": "2012-10-17"}')
+    assert exc.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+
+
+def test_expired_session_is_rejected_at_the_second(server: Server) -> None:
+    role = _make_role(server, "brief", _trust({"AWS": ACCOUNT}))
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="b", DurationSeconds=900)["Credentials"]
+    sts = _session_client(server, "sts", creds)
+    server.clock.advance(899)
+    try:
+        assert sts.get_caller_identity()["Arn"].endswith("/brief/b")
+        server.clock.advance(1)
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            sts.get_caller_identity()
+    finally:
+        server.clock.reset()
+    assert exc.value.response["Error"]["Code"] == "ExpiredToken"
+
+
+def test_tampered_session_token_is_rejected(server: Server) -> None:
+    role = _make_role(server, "tamper", _trust({"AWS": ACCOUNT}))
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="t")["Credentials"]
+    token = creds["SessionToken"]
+    flipped = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        _session_client(server, "sts", {**creds, "SessionToken": flipped}).get_caller_identity()
+    assert exc.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_get_session_token(server: Server) -> None:
+    creds = server.client("sts").get_session_token(DurationSeconds=900)["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    out = _session_client(server, "sts", creds).get_caller_identity()
+    assert out["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
+
+
+def test_source_identity_and_tags_are_kept(server: Server) -> None:
+    role = _make_role(server, "tagged", _trust({"AWS": ACCOUNT}))
+    server.client("iam").put_role_policy(RoleName="tagged", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*",
+                       "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}]}))
+    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="t", SourceIdentity="alice",
+                                           Tags=[{"Key": "team", "Value": "blue"}])
+    assert out["SourceIdentity"] == "alice"
+    assert "PackedPolicySize" in out
+    assert _session_client(server, "iam", out["Credentials"]).get_role(RoleName="tagged")
+    other = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="t", Tags=[{"Key": "team", "Value": "red"}])
+    with pytest.raises(botocore.exceptions.ClientError):
+        _session_client(server, "iam", other["Credentials"]).get_role(RoleName="tagged")
