@@ -13,4 +13,8 @@ def _m001_iam(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.IAM_TABLES)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam]
+def _m002_trail(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=schema.TRAIL_TABLES)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail]

@@ -131,3 +131,31 @@ IAM_TABLES = [users, access_keys, roles, inline_policies, managed_policies, poli
               instance_profiles, instance_profile_roles]
 
 __all__ = ["metadata", "meta", "IAM_TABLES", "Boolean"]
+
+# --- audit trail ------------------------------------------------------------------------------
+
+trail_events = Table(
+    "trail_events",
+    metadata,
+    Column("event_id", String, primary_key=True),
+    Column("event_time", Float, nullable=False, index=True),
+    Column("event_name", String, nullable=False, index=True),
+    Column("event_source", String, nullable=False),
+    Column("category", String, nullable=False),  # Management | Data
+    Column("read_only", Boolean, nullable=False),
+    Column("username", String),
+    Column("access_key_id", String),
+    Column("principal_arn", String, index=True),  # the role ARN for sessions, the user ARN for users
+    Column("denied", Boolean, nullable=False),  # by a decision, whether or not enforcement applied it
+    Column("record", Text, nullable=False),  # the CloudTrail record as JSON
+)
+
+trail_resources = Table(
+    "trail_resources",
+    metadata,
+    Column("event_id", String, ForeignKey("trail_events.event_id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_type", String, primary_key=True),
+    Column("resource_name", String, primary_key=True, index=True),
+)
+
+TRAIL_TABLES = [trail_events, trail_resources]
