@@ -13,6 +13,7 @@ from keyless.server.app import KeylessApp
 from keyless.server.bootstrap import ensure_account
 from keyless.server.state import AppState
 from keyless.store.db import Database, set_meta
+from keyless.trail.recorder import Recorder
 
 log = logging.getLogger("keyless")
 
@@ -37,6 +38,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         authenticator=Authenticator(db, master_key, account, clock),
         policies=PolicyResolver(db), services={},
     )
+    state.components["trail"] = Recorder(db)  # first in, so it starts before and stops after the rest
     state.services.update(registry.build_services(state))
     return state
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl
 
@@ -21,6 +22,7 @@ from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.server import routing
 from keyless.server.state import AppState
 from keyless.services.base import RequestContext, Service, Target, call_handler, enforce
+from keyless.trail.events import ApiCall
 
 log = logging.getLogger("keyless.server")
 
@@ -33,6 +35,16 @@ MAX_CONTROL_BODY = 8 * 1024 * 1024  # non-streaming request bodies (IAM, STS, EC
 class RequestEntityTooLarge(errors.AwsError):
     code = "RequestEntityTooLarge"
     status = 413
+
+
+@dataclass(slots=True)
+class _Served:
+    """What one request got to before it ended, for the trail."""
+
+    ctx: RequestContext | None = None
+    params: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    error: errors.AwsError | None = None
 
 
 class KeylessApp:
@@ -68,15 +80,21 @@ class KeylessApp:
             return protocol_for(service_name).serialize_error(
                 errors.InvalidAction("Could not find operation for this request."), request_id)
         proto = protocol_for(service_name)
+        served = _Served()
         try:
-            return await self._serve(req, receive, service, request_id)
+            resp = await self._serve(req, receive, service, request_id, served)
         except errors.AwsError as exc:
-            return proto.serialize_error(exc, request_id)
+            served.error = exc
+            resp = proto.serialize_error(exc, request_id)
         except Exception:
             log.exception("internal error serving %s request %s", service_name, request_id)
-            return proto.serialize_error(errors.InternalFailure("We encountered an internal error. Please try again."), request_id)
+            served.error = errors.InternalFailure("We encountered an internal error. Please try again.")
+            resp = proto.serialize_error(served.error, request_id)
+        if served.ctx is not None:
+            self._record(served)
+        return resp
 
-    async def _serve(self, req: HttpRequest, receive: Receive, service: Service, request_id: str) -> HttpResponse:
+    async def _serve(self, req: HttpRequest, receive: Receive, service: Service, request_id: str, served: _Served) -> HttpResponse:
         state, proto, is_s3 = self.state, protocol_for(service.name), service.name == "s3"
         caller, _sig = state.authenticator.authenticate(req, s3=is_s3)
         op = proto.match_operation(req)
@@ -87,19 +105,34 @@ class KeylessApp:
                 req.body = await _read_body(receive, MAX_CONTROL_BODY)
         if caller.is_anonymous and not is_s3 and op.name not in service.allow_anonymous:
             raise errors.MissingAuthenticationToken("Request is missing Authentication Token")
-        params = proto.parse(op, req)
         region = state.settings.region
-        ctx = RequestContext(
+        served.ctx = ctx = RequestContext(
             state=state, caller=caller, request=req, operation=op.name, request_id=request_id,
             region=region, service=service.name,
             context_keys=global_context(caller, req, now=state.clock.time(), region=region),
         )
+        served.params = params = proto.parse(op, req)
         self.authorize(ctx, service, service.access(ctx, params))
         handler = service.handlers.get(op.name)
         if handler is None:
             raise errors.NotImplementedOperation(f"{op.name} is not implemented by keyless yet.")
-        output = await call_handler(handler, ctx, params)
-        return proto.serialize(op, output or {}, request_id)
+        served.output = output = await call_handler(handler, ctx, params) or {}
+        return proto.serialize(op, output, request_id)
+
+    def _record(self, served: _Served) -> None:
+        recorder = self.state.components.get("trail")
+        ctx = served.ctx
+        if recorder is None or ctx is None:
+            return
+        error = served.error
+        recorder.record_call(ApiCall(
+            time=self.state.clock.time(), service=ctx.service, operation=ctx.operation, region=ctx.region,
+            account=ctx.account, request_id=ctx.request_id, caller=ctx.caller, source_ip=ctx.request.client_ip,
+            user_agent=ctx.request.header("user-agent") or "", params=served.params or {},
+            output=served.output if error is None else None,
+            error_code=error.code if error is not None else None, error_message=error.message if error is not None else None,
+            decisions=ctx.decisions, enforce=self.state.settings.enforce,
+        ))
 
     def authorize(self, ctx: RequestContext, service: Service, targets: list[Target]) -> None:
         """The one decision point for API calls: every target goes through the policy engine."""
@@ -119,8 +152,10 @@ class KeylessApp:
 
     def _local(self, req: HttpRequest) -> HttpResponse:
         if req.raw_path == "/_keyless/health" and req.method in ("GET", "HEAD"):
+            recorder = self.state.components.get("trail")
             body = {"status": "ok", "version": __version__, "account": self.state.settings.account_id,
-                    "region": self.state.settings.region, "enforce": self.state.settings.enforce}
+                    "region": self.state.settings.region, "enforce": self.state.settings.enforce,
+                    "trail": {"written": recorder.written, "dropped": recorder.dropped} if recorder else None}
             return HttpResponse(200, [("content-type", "application/json")], json.dumps(body).encode())
         return HttpResponse(404, [("content-type", "application/json")], b'{"error": "not found"}')
 

@@ -17,6 +17,7 @@ from botocore import xform_name
 from keyless import errors
 from keyless.auth.principals import Caller
 from keyless.protocol.http import HttpRequest
+from keyless.trail.events import Decided
 
 if TYPE_CHECKING:
     from keyless.policy import Decision, Policy
@@ -44,6 +45,7 @@ class RequestContext:
     region: str
     service: str
     context_keys: dict[str, Any] = field(default_factory=dict)
+    decisions: list[Decided] = field(default_factory=list)  # every decision taken, for the trail
 
     @property
     def account(self) -> str:
@@ -76,7 +78,8 @@ class Service:
 
 def enforce(ctx: RequestContext, service_denied: Callable[[RequestContext, Decision, Target], errors.AwsError],
             decision: Decision, target: Target) -> None:
-    """Apply the server's enforcement mode to one decision: `on` raises, `learn` and `off` let it pass."""
+    """Record one decision and apply the server's enforcement mode: `on` raises, `learn` and `off` let it pass."""
+    ctx.decisions.append(Decided(target.action, target.resource, decision.result, decision.explanation))
     if not decision.allowed and ctx.state.settings.enforce == "on":
         raise service_denied(ctx, decision, target)
 

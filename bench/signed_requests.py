@@ -1,0 +1,60 @@
+"""Signed request throughput: keyless (SigV4 + policy evaluation + handler) vs a bare ASGI app.
+
+    .venv/bin/python -m bench.signed_requests [--seconds 10]
+
+Issue 2's target: keyless keeps at least 50% of the bare server's request rate, single process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from bench._harness import bare_server, keyless_server, wrk
+from keyless.server.bootstrap import load_admin_credentials
+
+
+def signed(endpoint: str, service: str, body: str, creds: Credentials) -> tuple[dict[str, str], bytes]:
+    req = AWSRequest("POST", endpoint + "/", data=body.encode(),
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(creds, service, "us-east-1").add_auth(req)
+    return dict(req.headers.items()), req.body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    calls = {
+        "sts get-caller-identity": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
+        "iam get-role": ("iam", "Action=GetRole&RoleName=bench-role&Version=2010-05-08"),
+    }
+    results: dict[str, dict[str, float]] = {}
+    with keyless_server() as (endpoint, data_dir):
+        admin = load_admin_credentials(data_dir)
+        creds = Credentials(admin.access_key_id, admin.secret_access_key)
+        iam = botocore.session.get_session().create_client(
+            "iam", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id=admin.access_key_id, aws_secret_access_key=admin.secret_access_key)
+        iam.create_role(RoleName="bench-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+        for name, (service, body) in calls.items():
+            headers, payload = signed(endpoint, service, body, creds)
+            results[name] = {"keyless": wrk(endpoint + "/", "POST", headers, payload, seconds=args.seconds)}
+    with bare_server() as bare:
+        for name, (service, body) in calls.items():
+            headers, payload = signed(bare, service, body, creds)
+            results[name]["bare"] = wrk(bare + "/", "POST", headers, payload, seconds=args.seconds)
+    print("| request | keyless req/s | bare ASGI req/s | ratio |")
+    print("|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['keyless']:.0f} | {r['bare']:.0f} | {r['keyless'] / r['bare']:.0%} |")
+
+
+if __name__ == "__main__":
+    main()

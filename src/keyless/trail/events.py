@@ -1,0 +1,201 @@
+"""CloudTrail records (eventVersion 1.10) built from what the pipeline saw.
+
+One record per AWS request, allowed or denied, plus AssumeRole records for credentials that
+EC2 delivers through IMDS. Secrets never enter a record: secret keys and session tokens are
+redacted from request parameters and response elements.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from keyless.auth.principals import Caller
+
+EVENT_VERSION = "1.10"
+_REDACTED_KEYS = {"secretAccessKey", "sessionToken", "secretKey", "password", "privateKey"}
+_READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup", "Simulate", "Select")
+# S3 object-level calls are data events; CloudTrail's event history (LookupEvents) omits them.
+S3_DATA_EVENTS = frozenset({
+    "GetObject", "PutObject", "DeleteObject", "DeleteObjects", "HeadObject", "CopyObject", "ListObjects",
+    "ListObjectsV2", "HeadBucket", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+    "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "ListMultipartUploads",
+    "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging", "GetObjectAttributes",
+})
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One authorization decision taken for the request, for the trail's `why`."""
+
+    action: str
+    resource: str
+    result: str  # allowed | explicitDeny | implicitDeny
+    reason: str
+
+
+@dataclass
+class ApiCall:
+    """What the pipeline hands the recorder after a request (built cheaply; shaped later, off the hot path)."""
+
+    time: float
+    service: str
+    operation: str
+    region: str
+    account: str
+    request_id: str
+    caller: Caller
+    source_ip: str
+    user_agent: str
+    params: Mapping[str, Any]
+    output: Mapping[str, Any] | None
+    error_code: str | None = None
+    error_message: str | None = None
+    decisions: list[Decided] = field(default_factory=list)
+    enforce: str = "on"
+
+
+def is_read_only(operation: str) -> bool:
+    return operation.startswith(_READ_PREFIXES)
+
+
+def category(service: str, operation: str) -> str:
+    return "Data" if service == "s3" and operation in S3_DATA_EVENTS else "Management"
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_identity(caller: Caller) -> dict[str, Any]:
+    if caller.is_anonymous:
+        return {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}
+    if caller.type == "AssumedRole":
+        claims = caller.session
+        role_id = (caller.owner_id or "")
+        identity: dict[str, Any] = {
+            "type": "AssumedRole", "principalId": caller.user_id, "arn": caller.arn, "accountId": caller.account,
+            "accessKeyId": caller.access_key_id or "",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": caller.principal_arn,
+                                  "accountId": caller.account, "userName": (caller.principal_arn or "").rsplit("/", 1)[-1]},
+                "webIdFederationData": {},
+                "attributes": {"creationDate": iso(claims.issued_at) if claims else "",
+                               "mfaAuthenticated": "true" if getattr(claims, "mfa", False) else "false"},
+            },
+        }
+        ec2 = getattr(claims, "ec2", None) or {}
+        if ec2.get("ec2:RoleDelivery"):
+            identity["sessionContext"]["ec2RoleDelivery"] = ec2["ec2:RoleDelivery"]
+        if getattr(claims, "source_identity", None):
+            identity["sessionContext"]["sourceIdentity"] = claims.source_identity
+        return identity
+    identity = {"type": "Root" if caller.type == "Root" else "IAMUser", "principalId": caller.user_id, "arn": caller.arn,
+                "accountId": caller.account, "accessKeyId": caller.access_key_id or ""}
+    if caller.username:
+        identity["userName"] = caller.username
+    if caller.session is not None:
+        identity["sessionContext"] = {"attributes": {"creationDate": iso(caller.session.issued_at), "mfaAuthenticated": "false"}}
+    return identity
+
+
+def camel(value: Any) -> Any:
+    """botocore member names -> CloudTrail's camelCase, recursively, with secrets redacted."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            name = key[:1].lower() + key[1:]
+            if name in _REDACTED_KEYS:
+                out[name] = "HIDDEN_DUE_TO_SECURITY_REASONS"
+            elif name == "body":
+                continue
+            else:
+                out[name] = camel(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [camel(v) for v in value]
+    if isinstance(value, datetime):
+        return value.strftime("%b %d, %Y, %I:%M:%S %p")
+    if isinstance(value, (bytes, bytearray)) or hasattr(value, "__aiter__"):
+        return None
+    return value
+
+
+def record(call: ApiCall) -> dict[str, Any]:
+    """The CloudTrail record for one API call."""
+    rec: dict[str, Any] = {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(call.caller),
+        "eventTime": iso(call.time),
+        "eventSource": f"{call.service}.amazonaws.com",
+        "eventName": call.operation,
+        "awsRegion": call.region,
+        "sourceIPAddress": call.source_ip,
+        "userAgent": call.user_agent[:1024],
+        "requestParameters": camel(call.params) or None,
+        "responseElements": None if is_read_only(call.operation) or call.output is None else camel(call.output) or None,
+        "requestID": call.request_id,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": is_read_only(call.operation),
+        "eventType": "AwsApiCall",
+        "managementEvent": category(call.service, call.operation) == "Management",
+        "recipientAccountId": call.account,
+        "eventCategory": category(call.service, call.operation),
+    }
+    resources = _resources(call.decisions, call.account)
+    if resources:
+        rec["resources"] = resources
+    if call.error_code:
+        rec["errorCode"] = f"Client.{call.error_code}" if call.service == "ec2" else call.error_code
+        rec["errorMessage"] = (call.error_message or "")[:1024]
+    # keyless's own annotations (not in AWS's records): the decisions and the enforcement mode.
+    rec["keyless"] = {"enforce": call.enforce,
+                      "decisions": [{"action": d.action, "resource": d.resource, "result": d.result, "reason": d.reason}
+                                    for d in call.decisions]}
+    return rec
+
+
+_RESOURCE_TYPES = {
+    ("iam", "role"): "AWS::IAM::Role", ("iam", "user"): "AWS::IAM::User", ("iam", "policy"): "AWS::IAM::Policy",
+    ("iam", "instance-profile"): "AWS::IAM::InstanceProfile", ("ec2", "instance"): "AWS::EC2::Instance",
+}
+
+
+def _resources(decisions: list[Decided], account: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for d in decisions:
+        if d.resource == "*" or not d.resource.startswith("arn:"):
+            continue
+        parts = d.resource.split(":", 5)
+        service, rest = parts[2], parts[5] if len(parts) > 5 else ""
+        if service == "s3":
+            kind = "AWS::S3::Object" if "/" in rest else "AWS::S3::Bucket"
+        else:
+            kind = _RESOURCE_TYPES.get((service, rest.split("/", 1)[0]), f"AWS::{service.upper()}::Resource")
+        item = {"accountId": account, "type": kind, "ARN": d.resource}
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def ec2_credential_delivery(*, time: float, region: str, account: str, role_arn: str, instance_id: str,
+                            access_key_id: str, expiration: float, assumed_role_id: str, session_arn: str) -> dict[str, Any]:
+    """The AssumeRole record CloudTrail shows when EC2 delivers role credentials to an instance."""
+    return {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"},
+        "eventTime": iso(time), "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+        "awsRegion": region, "sourceIPAddress": "ec2.amazonaws.com", "userAgent": "ec2.amazonaws.com",
+        "requestParameters": {"roleArn": role_arn, "roleSessionName": instance_id},
+        "responseElements": {
+            "credentials": {"accessKeyId": access_key_id, "sessionToken": "HIDDEN_DUE_TO_SECURITY_REASONS",
+                            "expiration": datetime.fromtimestamp(expiration, tz=timezone.utc).strftime("%b %d, %Y, %I:%M:%S %p")},
+            "assumedRoleUser": {"assumedRoleId": assumed_role_id, "arn": session_arn},
+        },
+        "requestID": str(uuid.uuid4()), "eventID": str(uuid.uuid4()), "readOnly": True,
+        "resources": [{"accountId": account, "type": "AWS::IAM::Role", "ARN": role_arn}],
+        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
+        "sharedEventID": str(uuid.uuid4()), "eventCategory": "Management",
+    }
