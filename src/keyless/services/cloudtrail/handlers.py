@@ -50,7 +50,7 @@ def lookup_events(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]
     recorder = ctx.state.components.get("trail")
     if recorder is not None:
         recorder.flush()
-    categories = ("Management", "Data") if getattr(ctx.state.settings, "lookup_data_events", False) else ("Management",)
+    categories = ("Management", "Data") if ctx.state.settings.lookup_data_events else ("Management",)
     with ctx.state.db.read() as conn:
         rows = trail_store.query(conn, start=start, end=end, categories=categories, attribute=attribute,
                                  before=before, limit=limit + 1)
