@@ -17,4 +17,8 @@ def _m002_trail(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.TRAIL_TABLES)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail]
+def _m003_s3(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=schema.S3_TABLES)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3]

@@ -5,7 +5,7 @@ under concurrent writers. Tags and other small lists are JSON text.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -159,3 +159,64 @@ trail_resources = Table(
 )
 
 TRAIL_TABLES = [trail_events, trail_resources]
+
+# --- S3 ---------------------------------------------------------------------------------------
+# Object bytes live in files under DATA_DIR/s3/ named by random blob ids; these rows are the
+# only way to reach them, so a row is written after its blob is durable (keyless.services.s3.storage).
+
+s3_buckets = Table(
+    "s3_buckets",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("account", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("policy", Text),  # the bucket policy as the owner sent it
+    Column("tags", Text),  # JSON TagSet, None when never set
+)
+
+s3_objects = Table(
+    "s3_objects",
+    metadata,
+    Column("bucket", String, ForeignKey("s3_buckets.name"), primary_key=True),
+    Column("key", String, primary_key=True),  # BINARY collation: UTF-8 byte order, as S3 lists
+    Column("blob", String, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("etag", String, nullable=False),  # with its quotes, as S3 returns it
+    Column("modified", Float, nullable=False),
+    Column("headers", Text, nullable=False),  # JSON: Content-Type and the other stored headers
+    Column("metadata", Text, nullable=False),  # JSON: x-amz-meta-*
+    Column("checksum", Text),  # JSON {"algorithm", "value", "type"}
+    Column("parts", Text),  # JSON list of part sizes, for multipart objects
+    Column("tags", Text),  # JSON TagSet
+    sqlite_with_rowid=False,
+)
+
+s3_uploads = Table(
+    "s3_uploads",
+    metadata,
+    Column("upload_id", String, primary_key=True),
+    Column("bucket", String, ForeignKey("s3_buckets.name"), nullable=False),
+    Column("key", String, nullable=False),
+    Column("initiated", Float, nullable=False),
+    Column("initiator", String, nullable=False),  # caller ARN
+    Column("headers", Text, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("checksum", Text),  # JSON {"algorithm", "type"} chosen at creation
+    Column("tags", Text),
+    Index("s3_uploads_by_key", "bucket", "key", "initiated"),
+)
+
+s3_parts = Table(
+    "s3_parts",
+    metadata,
+    Column("upload_id", String, ForeignKey("s3_uploads.upload_id"), primary_key=True),
+    Column("part_number", Integer, primary_key=True),
+    Column("blob", String, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("etag", String, nullable=False),
+    Column("modified", Float, nullable=False),
+    Column("checksum", Text),  # JSON {"algorithm", "value"}
+)
+
+S3_TABLES = [s3_buckets, s3_objects, s3_uploads, s3_parts]
