@@ -21,4 +21,8 @@ def _m003_s3(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.S3_TABLES)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3]
+def _m004_ec2(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=schema.EC2_TABLES)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3, _m004_ec2]

@@ -220,3 +220,52 @@ s3_parts = Table(
 )
 
 S3_TABLES = [s3_buckets, s3_objects, s3_uploads, s3_parts]
+
+# --- EC2 --------------------------------------------------------------------------------------
+
+ec2_instances = Table(
+    "ec2_instances",
+    metadata,
+    Column("id", String, primary_key=True),  # i- + 17 hex
+    Column("account", String, nullable=False),
+    Column("region", String, nullable=False),
+    Column("reservation_id", String, nullable=False, index=True),
+    Column("image_id", String, nullable=False),
+    Column("instance_type", String, nullable=False),
+    Column("key_name", String),
+    Column("state", String, nullable=False, index=True),  # pending | running | stopping | stopped | ...
+    Column("state_reason", Text, nullable=False, default=""),  # StateTransitionReason
+    Column("launch_time", Float, nullable=False),  # last start, as AWS reports LaunchTime
+    Column("created", Float, nullable=False),
+    Column("availability_zone", String, nullable=False),
+    Column("vpc_id", String, nullable=False),
+    Column("subnet_id", String, nullable=False),
+    Column("private_ip", String, nullable=False),
+    Column("mac", String, nullable=False),
+    Column("ami_launch_index", Integer, nullable=False, default=0),
+    Column("user_data", Text),  # base64, as RunInstances received it
+    Column("client_token", String),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("metadata_options", Text, nullable=False),  # JSON InstanceMetadataOptions
+    # The instance's metadata service port on 127.0.0.1: kept across stops and server restarts.
+    Column("imds_port", Integer, unique=True),
+    Column("launched_by", String),
+)
+
+# Rows stay after disassociation (state 'disassociated') so Describe can show recent history;
+# the partial unique index is what keeps "one profile per instance" true under races.
+ec2_iip_associations = Table(
+    "ec2_iip_associations",
+    metadata,
+    Column("association_id", String, primary_key=True),  # iip-assoc- + 17 hex
+    Column("instance_id", String, ForeignKey("ec2_instances.id"), nullable=False, index=True),
+    Column("profile_arn", String, nullable=False),
+    Column("profile_id", String, nullable=False),
+    Column("state", String, nullable=False),  # associating | associated | disassociating | disassociated
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+Index("ec2_one_association_per_instance", ec2_iip_associations.c.instance_id, unique=True,
+      sqlite_where=ec2_iip_associations.c.state.in_(("associating", "associated")))
+
+EC2_TABLES = [ec2_instances, ec2_iip_associations]
