@@ -19,7 +19,7 @@ def explain(decision: Decision) -> str:
     if not decision.trace:
         return f"{decision.result}"
     request, policies, resource_policy, resource_account, trust = decision.trace
-    lines = [_headline(decision, request), f"  caller: {request.principal.arn or 'anonymous'} ({request.principal.type})"]
+    lines = [_headline(decision, request), f"  caller: {_caller(request)}"]
     if decision.statements:
         verb = "denied by" if decision.result == "explicitDeny" else "allowed by"
         lines += [f"  {verb} {s.label()}: {_summary(s)}" for s in decision.statements]
@@ -28,6 +28,13 @@ def explain(decision: Decision) -> str:
         lines.append(f"  cross-account: resource owned by {resource_account}, caller in {request.principal.account}"
                      " (both the resource policy and the caller's own policies must allow)")
     return "\n".join(lines)
+
+
+def _caller(request: Request) -> str:
+    principal = request.principal
+    if principal.arn is None:
+        return "anonymous"
+    return f"{principal.arn or '(no caller ARN given)'} ({principal.type})"
 
 
 def _headline(decision: Decision, request: Request) -> str:

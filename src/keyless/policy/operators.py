@@ -164,9 +164,11 @@ def _in_network(address: Any, network: Any) -> bool:
 
 def _arn_pattern(value: str) -> tuple[Callable[[str], bool], ...]:
     # Each of the six colon-separated parts is matched on its own: `*` never spans a `:` there.
+    if value == "*":
+        return (compile_globs([value]),)
     parts = value.split(":", 5)
     if len(parts) != 6:
-        return (compile_globs([value]),)
+        return (compile_globs([]),)  # not an ARN pattern: matches no ARN
     return tuple(compile_globs([part]) for part in parts)
 
 

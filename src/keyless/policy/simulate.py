@@ -54,8 +54,8 @@ def simulate(
         raise SimulationInputError("Only one permissions boundary policy may be provided.")
     resource_compiled = None if resource_policy is None else _compile(resource_policy, PolicyKind.RESOURCE, "ResourcePolicy", types)
     policies = PolicySet(identity=identity, boundary=boundaries[0] if boundaries else None)
-    principal = _caller(caller_arn, resource_owner)
-    owner = _account(resource_owner) or principal.account
+    principal = caller_principal(caller_arn, resource_owner)
+    owner = account_of(resource_owner) or principal.account
     context = context_from_entries(context_entries)
     resources = list(resource_arns) if resource_arns else ["*"]
     run = _Run(policies, resource_compiled, principal, owner if resource_compiled is not None else None, context, types)
@@ -86,17 +86,17 @@ def _compile(item: str | PolicyInput, kind: PolicyKind, default_id: str, types: 
     return policy
 
 
-def _account(value: str | None) -> str | None:
+def account_of(value: str | None) -> str | None:
     if not value:
         return None
     parts = value.split(":")
     return parts[4] if len(parts) > 5 else value
 
 
-def _caller(caller_arn: str | None, resource_owner: str | None) -> Principal:
+def caller_principal(caller_arn: str | None, resource_owner: str | None) -> Principal:
     if not caller_arn:
         # No caller: identity policies still apply; only "*" or account principals can match.
-        return Principal(arn="", principal_arn="", account=_account(resource_owner), type="User")
+        return Principal(arn="", principal_arn="", account=account_of(resource_owner), type="User")
     parts = caller_arn.split(":")
     if len(parts) < 6 or parts[0] != "arn":
         raise SimulationInputError(f"Invalid ARN: {caller_arn}")
