@@ -79,7 +79,7 @@ class Service:
 def enforce(ctx: RequestContext, service_denied: Callable[[RequestContext, Decision, Target], errors.AwsError],
             decision: Decision, target: Target) -> None:
     """Record one decision and apply the server's enforcement mode: `on` raises, `learn` and `off` let it pass."""
-    ctx.decisions.append(Decided(target.action, target.resource, decision.result, decision.explanation))
+    ctx.decisions.append(Decided(target.action, target.resource, decision.result, decision))
     if not decision.allowed and ctx.state.settings.enforce == "on":
         raise service_denied(ctx, decision, target)
 

@@ -28,12 +28,20 @@ S3_DATA_EVENTS = frozenset({
 
 @dataclass(frozen=True)
 class Decided:
-    """One authorization decision taken for the request, for the trail's `why`."""
+    """One authorization decision taken for the request, for the trail's `why`.
+
+    The explanation re-walks the policies, so it is built by the recorder's thread, not on the
+    request path: `decision` is kept and `reason` is derived when the record is written.
+    """
 
     action: str
     resource: str
     result: str  # allowed | explicitDeny | implicitDeny
-    reason: str
+    decision: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def reason(self) -> str:
+        return self.decision.explanation if self.decision is not None else ""
 
 
 @dataclass

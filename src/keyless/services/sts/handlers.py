@@ -47,10 +47,7 @@ def get_session_token(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
 
 def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
-    with ctx.state.db.read() as conn:
-        role = iam_store.get_role_by_arn(conn, role_arn)
-    _check_trust(ctx, role, role_arn, params)
-    assert role is not None  # _check_trust denies a missing role
+    role = _trusting_role(ctx, role_arn, params)
     duration = _duration(ctx, role, params.get("DurationSeconds"))
     session_policy = params.get("Policy")
     policy_arns = tuple(p["arn"] for p in params.get("PolicyArns") or ())
@@ -75,8 +72,12 @@ def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_trust(ctx: RequestContext, role: dict[str, Any] | None, role_arn: str, params: dict[str, Any]) -> None:
-    target = Target("sts:AssumeRole", role_arn)
+def _trusting_role(ctx: RequestContext, role_arn: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The role, if its trust policy (and, where needed, the caller's own policies) let the caller in."""
+    with ctx.state.db.read() as conn:
+        role = iam_store.get_role_by_arn(conn, role_arn)
+    if role is None:  # AWS does not reveal whether the role exists
+        raise errors.AccessDenied(f"User: {ctx.caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}")
     context = dict(ctx.context_keys)
     context["sts:RoleSessionName"] = params["RoleSessionName"]
     if params.get("ExternalId") is not None:
@@ -89,9 +90,10 @@ def _check_trust(ctx: RequestContext, role: dict[str, Any] | None, role_arn: str
     if tags:
         context["aws:TagKeys"] = [t["Key"] for t in tags]
     request = Request(action="sts:AssumeRole", resource=role_arn, principal=ctx.caller.engine_principal(), context=context)
-    trust = compiled(role["trust_policy"], PolicyKind.TRUST, "trust", role_arn) if role else None
-    decision = evaluate_trust(request, trust, ctx.state.policies.policy_set(ctx.caller))
-    enforce(ctx, access_denied, decision, target)
+    trust = compiled(role["trust_policy"], PolicyKind.TRUST, "trust", role_arn)
+    decision = evaluate_trust(request, trust, ctx.state.policies.policy_set(ctx.caller), role_account=role["account"])
+    enforce(ctx, access_denied, decision, Target("sts:AssumeRole", role_arn))
+    return role
 
 
 def _duration(ctx: RequestContext, role: dict[str, Any], requested: int | None) -> int:
