@@ -1,0 +1,340 @@
+"""Object bytes on disk: immutable blob files under DATA_DIR/s3/, never named after a key.
+
+    DATA_DIR/s3/tmp/<id>            being written; anything here at start-up is debris
+    DATA_DIR/s3/blobs/<id[:2]>/<id> complete, fsynced, immutable
+
+A blob id is 32 random hex digits, so no object key (arbitrary UTF-8, `../`, NUL, 1 KiB long)
+ever becomes part of a path. A write goes to tmp/, is fsynced, renamed into blobs/ and the
+directory fsynced; only then does the caller commit the metadata row that points at it, and
+only after that commit does it delete the blob the row used to point at. A crash therefore
+leaves at worst an unreferenced blob, which `sweep` removes at the next start, and never a
+half-written object that a reader could see. Readers open a blob before streaming it, so an
+overwrite or delete during a download leaves the reader's bytes intact (POSIX unlink).
+
+Bodies are never held whole in memory: small ones (under SPILL bytes) are buffered and written
+in one thread hop; larger ones are hashed and written in ~1 MiB batches by a worker thread while
+the event loop receives the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, AsyncIterator, Iterable, Sequence
+
+from keyless.services.s3.checksums import Digest
+from keyless.services.s3.errors import EntityTooLarge
+
+SPILL = 1024 * 1024  # bodies up to this size are written in one go
+BATCH = 1024 * 1024  # larger ones are handed to the writer thread in batches of about this size
+READ_CHUNK = 1024 * 1024
+MAX_OBJECT_SIZE = 5 * 1024**3  # a single PUT or part; bigger objects go through multipart
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    blob: str
+    size: int
+    md5: bytes  # raw digest; the ETag of a single-part object is its hex form
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A byte range of an existing blob, for concatenation (CompleteMultipartUpload, UploadPartCopy)."""
+
+    blob: str
+    start: int
+    length: int
+
+
+def new_blob_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _valid_id(blob_id: str) -> bool:
+    return len(blob_id) == 32 and all(c in "0123456789abcdef" for c in blob_id)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.blobs = root / "blobs"
+
+    # --- start-up -------------------------------------------------------------------------
+
+    def ensure_dirs(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+
+    def prepare(self) -> int:
+        """Create the directories and delete temporary files a crash left behind; return how many."""
+        self.ensure_dirs()
+        removed = 0
+        for entry in os.scandir(self.tmp):
+            _unlink(entry.path)
+            removed += 1
+        return removed
+
+    def sweep(self, referenced: set[str]) -> int:
+        """Delete blobs no metadata row points at (a crash between rename and commit, or before
+        an overwritten blob was deleted). Call before serving: a write in flight looks orphaned."""
+        removed = 0
+        for fan in os.scandir(self.blobs):
+            if not fan.is_dir():
+                continue
+            for entry in os.scandir(fan.path):
+                if entry.name not in referenced:
+                    _unlink(entry.path)
+                    removed += 1
+        return removed
+
+    # --- paths ----------------------------------------------------------------------------
+
+    def path(self, blob_id: str) -> Path:
+        if not _valid_id(blob_id):  # ids come from our own rows; refuse anything else outright
+            raise ValueError(f"not a blob id: {blob_id!r}")
+        return self.blobs / blob_id[:2] / blob_id
+
+    # --- writing --------------------------------------------------------------------------
+
+    async def write(self, body: AsyncIterator[bytes] | bytes, digests: Sequence[Digest] = (),
+                    *, max_size: int = MAX_OBJECT_SIZE) -> Written:
+        """Stream a body into a new blob, feeding every byte to `digests` (and MD5)."""
+        writer = _Writer(self, [hashlib.md5(), *digests])
+        try:
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                writer.check_size(len(body), max_size)
+                await writer.feed([bytes(body)])
+            else:
+                batch: list[bytes] = []
+                batched = 0
+                async for chunk in body:
+                    writer.check_size(writer.received + batched + len(chunk), max_size)
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= (BATCH if writer.spilled else SPILL):
+                        await writer.feed(batch)
+                        batch, batched = [], 0
+                await writer.feed(batch)
+            return await writer.finish()
+        except BaseException:
+            await writer.abandon()
+            raise
+
+    def link(self, blob_id: str) -> str:
+        """A second name for an immutable blob: CopyObject without copying bytes."""
+        new_id = new_blob_id()
+        final = self.path(new_id)
+        final.parent.mkdir(exist_ok=True)
+        os.link(self.path(blob_id), final)
+        _fsync_dir(final.parent)
+        return new_id
+
+    async def compose(self, sources: Sequence[Source], digests: Sequence[Digest] = (), *, md5: bool = False) -> Written:
+        """A new blob made of byte ranges of existing blobs, copied in a worker thread."""
+        return await asyncio.to_thread(self._compose, list(sources), list(digests), md5)
+
+    def _compose(self, sources: list[Source], digests: list[Digest], want_md5: bool) -> Written:
+        md5 = hashlib.md5()
+        every = [md5, *digests] if want_md5 else digests
+        blob_id = new_blob_id()
+        tmp = self.tmp / blob_id
+        size = 0
+        try:
+            with open(tmp, "wb", buffering=0) as out:
+                for source in sources:
+                    with open(self.path(source.blob), "rb", buffering=0) as src:
+                        size += _copy_range(src.fileno(), out.fileno(), source.start, source.length, every)
+                os.fsync(out.fileno())
+            self._publish(tmp, blob_id)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return Written(blob_id, size, md5.digest())
+
+    def _publish(self, tmp: Path, blob_id: str) -> None:
+        final = self.path(blob_id)
+        final.parent.mkdir(exist_ok=True)
+        os.rename(tmp, final)
+        _fsync_dir(final.parent)
+
+    # --- reading and deleting -------------------------------------------------------------
+
+    def open(self, blob_id: str, start: int = 0, length: int | None = None) -> BlobReader:
+        """Open now (so a concurrent overwrite cannot pull the bytes away), stream later."""
+        handle = open(self.path(blob_id), "rb", buffering=0)
+        if length is None:
+            length = os.fstat(handle.fileno()).st_size - start
+        return BlobReader(handle, start, length)
+
+    def delete(self, blob_ids: Iterable[str | None]) -> None:
+        for blob_id in blob_ids:
+            if blob_id:
+                _unlink(self.path(blob_id))
+
+
+class BlobReader:
+    """One open blob range: read whole (small objects) or iterate in chunks (large ones)."""
+
+    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+        self._handle = handle
+        self.start = start
+        self.length = length
+
+    def read_all(self) -> bytes:
+        try:
+            return os.pread(self._handle.fileno(), self.length, self.start) if self.length else b""
+        finally:
+            self.close()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        fd = self._handle.fileno()
+        offset, remaining = self.start, self.length
+        try:
+            while remaining > 0:
+                data = os.pread(fd, min(READ_CHUNK, remaining), offset)
+                if not data:  # the file is shorter than its row says: end rather than loop
+                    return
+                offset += len(data)
+                remaining -= len(data)
+                yield data
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _Writer:
+    """The write side of one upload: a temporary file filled by a worker thread, batch by batch."""
+
+    def __init__(self, store: BlobStore, digests: list[Digest]) -> None:
+        self.store = store
+        self.digests = digests
+        self.blob_id = new_blob_id()
+        self.tmp = store.tmp / self.blob_id
+        self.received = 0
+        self.spilled = False
+        self._file: IO[bytes] | None = None
+        self._pending: asyncio.Future[None] | None = None
+        self._small: list[bytes] = []
+
+    @staticmethod
+    def check_size(size: int, max_size: int) -> None:
+        if size > max_size:
+            raise EntityTooLarge(ProposedSize=str(size), MaxSizeAllowed=str(max_size))
+
+    async def feed(self, batch: list[bytes]) -> None:
+        if not batch:
+            return
+        self.received += sum(len(c) for c in batch)
+        if not self.spilled and self.received < SPILL:
+            self._small.extend(batch)  # may still finish as a small body
+            return
+        if not self.spilled:
+            self.spilled = True
+            batch = self._small + batch
+            self._small = []
+            self._file = open(self.tmp, "wb")
+        await self._drain()
+        self._pending = asyncio.ensure_future(asyncio.to_thread(self._absorb, batch))
+
+    def _absorb(self, batch: list[bytes]) -> None:
+        assert self._file is not None  # internal invariant: feed() opened it
+        for chunk in batch:
+            for digest in self.digests:
+                digest.update(chunk)
+            self._file.write(chunk)
+
+    async def _drain(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await pending
+
+    async def finish(self) -> Written:
+        await self._drain()
+        if self.spilled:
+            await asyncio.to_thread(self._close_and_publish)
+        else:
+            await asyncio.to_thread(self._write_small)
+        return Written(self.blob_id, self.received, self.digests[0].digest())
+
+    def _write_small(self) -> None:
+        data = b"".join(self._small)
+        for digest in self.digests:
+            digest.update(data)
+        with open(self.tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        self.store._publish(self.tmp, self.blob_id)
+
+    def _close_and_publish(self) -> None:
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        self.store._publish(self.tmp, self.blob_id)
+
+    async def abandon(self) -> None:
+        try:
+            await self._drain()
+        except BaseException:
+            pass
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        _unlink(self.tmp)
+
+
+def _copy_range(src: int, out: int, start: int, length: int, digests: list[Digest]) -> int:
+    """Append [start, start+length) of file src to file out (raw fds); in the kernel when no
+    digest needs to see the bytes."""
+    copied = 0
+    if not digests and hasattr(os, "copy_file_range"):
+        try:
+            while copied < length:
+                n = os.copy_file_range(src, out, length - copied, start + copied)
+                if n == 0:
+                    return copied
+                copied += n
+            return copied
+        except OSError:  # a filesystem without it: carry on in user space from where it stopped
+            pass
+    while copied < length:
+        data = os.pread(src, min(READ_CHUNK, length - copied), start + copied)
+        if not data:
+            break
+        for digest in digests:
+            digest.update(data)
+        _write_all(out, data)
+        copied += len(data)
+    return copied
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,113 @@
+"""Blob storage: streamed writes, atomic publication, crash debris, ranges and safe names."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import zlib
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+
+from keyless.services.s3 import storage
+from keyless.services.s3.checksums import Crc32
+from keyless.services.s3.errors import EntityTooLarge
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> storage.BlobStore:
+    blobs = storage.BlobStore(tmp_path / "s3")
+    blobs.prepare()
+    return blobs
+
+
+async def stream(data: bytes, chunk: int = 65536) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), chunk):
+        yield data[i:i + chunk]
+
+
+def files_under(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("size", [0, 1, storage.SPILL - 1, storage.SPILL, 3 * storage.SPILL + 17])
+def test_write_streams_bytes_and_digests(store: storage.BlobStore, size: int) -> None:
+    data = os.urandom(size)
+    crc = Crc32()
+    written = asyncio.run(store.write(stream(data), [crc]))
+    assert written.size == size
+    assert written.md5 == hashlib.md5(data).digest()
+    assert crc.digest() == zlib.crc32(data).to_bytes(4, "big")
+    assert store.path(written.blob).read_bytes() == data
+    assert files_under(store.tmp) == []
+
+
+def test_blob_names_are_random_hex_never_keys(store: storage.BlobStore) -> None:
+    written = asyncio.run(store.write(b"x"))
+    path = store.path(written.blob)
+    assert path.parent.parent == store.blobs and len(path.name) == 32
+    for bad in ["../../etc/passwd", "a" * 31, "A" * 32, "/" + "a" * 31]:
+        with pytest.raises(ValueError):
+            store.path(bad)
+
+
+def test_a_failed_stream_leaves_nothing_behind(store: storage.BlobStore) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield os.urandom(storage.SPILL + 5)
+        yield b"more"
+        raise ConnectionError("client went away")
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(store.write(broken()))
+    assert files_under(store.root) == []
+
+
+def test_size_limit_is_enforced_while_streaming(store: storage.BlobStore) -> None:
+    with pytest.raises(EntityTooLarge):
+        asyncio.run(store.write(stream(b"x" * 5000, 1000), max_size=4096))
+    assert files_under(store.root) == []
+
+
+def test_prepare_removes_temporary_debris_and_sweep_removes_orphans(tmp_path: Path) -> None:
+    blobs = storage.BlobStore(tmp_path / "s3")
+    blobs.prepare()
+    kept = asyncio.run(blobs.write(b"kept")).blob
+    orphan = asyncio.run(blobs.write(b"orphan")).blob
+    (blobs.tmp / "half-written").write_bytes(b"partial")
+    again = storage.BlobStore(tmp_path / "s3")
+    assert again.prepare() == 1
+    assert again.sweep({kept}) == 1
+    assert again.path(kept).read_bytes() == b"kept" and not again.path(orphan).exists()
+
+
+def test_reader_ranges_and_survives_deletion(store: storage.BlobStore) -> None:
+    data = os.urandom(3 * storage.READ_CHUNK + 10)
+    blob = asyncio.run(store.write(data)).blob
+    reader = store.open(blob, 5, 2 * storage.READ_CHUNK)
+    store.delete([blob])  # an overwrite deletes the old blob while a download is in flight
+
+    async def collect() -> bytes:
+        return b"".join([c async for c in reader.chunks()])
+
+    assert asyncio.run(collect()) == data[5:5 + 2 * storage.READ_CHUNK]
+    assert not store.path(blob).exists()
+    small = asyncio.run(store.write(b"hello world")).blob
+    assert store.open(small, 6).read_all() == b"world"
+
+
+def test_link_and_compose(store: storage.BlobStore) -> None:
+    a = asyncio.run(store.write(b"abcdef")).blob
+    b = asyncio.run(store.write(b"ghij")).blob
+    copy = store.link(a)
+    store.delete([a])
+    assert store.path(copy).read_bytes() == b"abcdef"
+    crc = Crc32()
+    sources = [storage.Source(copy, 0, 6), storage.Source(b, 1, 2)]
+    written = asyncio.run(store.compose(sources, [crc], md5=True))
+    assert store.path(written.blob).read_bytes() == b"abcdefhi"
+    assert written.md5 == hashlib.md5(b"abcdefhi").digest() and written.size == 8
+    assert crc.digest() == zlib.crc32(b"abcdefhi").to_bytes(4, "big")
+    plain = asyncio.run(store.compose([storage.Source(b, 0, 4), storage.Source(copy, 2, 2)]))
+    assert store.path(plain.blob).read_bytes() == b"ghijcd"
