@@ -37,10 +37,11 @@ class Clause:
 
 
 def compile_clause(name: str, parsed: ParsedOperator, key: str, values: tuple[str, ...], substitute: bool) -> Clause:
+    # Checks look the key up as written; EvalContext takes care of case-insensitivity.
     if parsed.operator is None:
-        check = _null_check(key.lower(), values)
+        check = _null_check(key, values)
     else:
-        check = _operator_check(parsed.operator, parsed, key.lower(), values, substitute)
+        check = _operator_check(parsed.operator, parsed, key, values, substitute)
     return Clause(name, key, values, check)
 
 

@@ -34,30 +34,41 @@ def as_string(value: Any) -> str:
 
 
 class EvalContext:
+    """Lookups try the name as written first (policies and keyless.auth mostly agree on the
+    spelling) and fall back to a lower-cased copy of the context, built at most once."""
+
     __slots__ = ("_raw", "_lowered")
 
     def __init__(self, context: Mapping[str, Any]) -> None:
         self._raw = context
         self._lowered: dict[str, Any] | None = None
 
-    def _table(self) -> dict[str, Any]:
-        table = self._lowered
-        if table is None:
-            table = self._lowered = {key.lower(): value for key, value in self._raw.items()}
-        return table
+    def _get(self, key: str) -> Any:
+        value = self._raw.get(key)
+        if value is None:
+            table = self._lowered
+            if table is None:
+                table = self._lowered = {name.lower(): v for name, v in self._raw.items()}
+            value = table.get(key.lower())
+        return value
 
     def values(self, key: str) -> tuple[str, ...] | None:
-        """All values of a (lower-case) key; None when the key is absent."""
-        return as_strings(self._table().get(key))
+        """All values of a key (any case); None when the key is absent."""
+        value = self._get(key)
+        if value is None:
+            return None
+        if value.__class__ is str:
+            return (value,)
+        return as_strings(value)
 
     def single(self, key: str) -> str | None:
         """The value of a single-valued key, for policy variables; None if absent or multivalued."""
-        value = self._table().get(key)
-        if value is None:
-            return None
+        value = self._get(key)
+        if value is None or value.__class__ is str:
+            return value  # type: ignore[no-any-return]
         if isinstance(value, (list, tuple)):
             return as_string(value[0]) if len(value) == 1 else None
         return as_string(value)
 
     def has(self, key: str) -> bool:
-        return key in self._table()
+        return self._get(key) is not None

@@ -120,16 +120,83 @@ def evaluate_trust(
     return _decide(request, policies or PolicySet(), trust_policy, role_account, trust=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A policy set's statements that name one action, gathered once per (set, action)."""
+
+    identity_denies: tuple[Statement, ...]
+    limit_denies: tuple[tuple[str, Statement], ...]  # boundary, then session policies
+    identity_allows: tuple[Statement, ...]
+    boundary_allows: tuple[Statement, ...] | None  # None: no boundary
+    session_allows: tuple[Statement, ...] | None  # None: no session policies
+
+
+_PLANS: dict[PolicySet, dict[str, _Plan]] = {}
+_PLAN_LIMIT = 4096
+
+
+def clear_plan_cache() -> None:
+    """Forget every gathered plan (benchmarks measure the cold path with it)."""
+    _PLANS.clear()
+
+
+def _plan(policies: PolicySet, action: str) -> _Plan:
+    per_set = _PLANS.get(policies)
+    if per_set is None:
+        if len(_PLANS) >= _PLAN_LIMIT:
+            _PLANS.clear()
+        per_set = _PLANS[policies] = {}
+    plan = per_set.get(action)
+    if plan is None:
+        if len(per_set) >= _PLAN_LIMIT:
+            per_set.clear()
+        plan = per_set[action] = _build_plan(policies, action)
+    return plan
+
+
+def _build_plan(policies: PolicySet, action: str) -> _Plan:
+    def gather(group: Iterable[Policy], which: int) -> tuple[Statement, ...]:
+        return tuple(s for policy in group for s in policy.candidates(action)[which])
+
+    boundary = () if policies.boundary is None else (policies.boundary,)
+    limit_denies = tuple((BOUNDARY, s) for s in gather(boundary, 0)) + tuple(
+        (SESSION, s) for s in gather(policies.session or (), 0))
+    return _Plan(
+        identity_denies=gather(policies.identity, 0),
+        limit_denies=limit_denies,
+        identity_allows=gather(policies.identity, 1),
+        boundary_allows=None if policies.boundary is None else gather(boundary, 1),
+        session_allows=None if policies.session is None else gather(policies.session, 1),
+    )
+
+
 def _decide(request: Request, policies: PolicySet, resource_policy: Policy | None, resource_account: str | None,
             trust: bool) -> Decision:
     action, resource, principal = request.action.lower(), request.resource, request.principal
+    plan = _plan(policies, action)
     ctx = EvalContext(request.context)
     trace = (request, policies, resource_policy, resource_account, trust)
     resource_label = TRUST if trust else RESOURCE
 
-    denied = _explicit_deny(policies, resource_policy, resource_label, action, resource, ctx, principal)
-    if denied is not None:
-        return Decision(EXPLICIT_DENY, denied[0], (denied[1],), trace)
+    for statement in plan.identity_denies:
+        if statement.applies(resource, ctx):
+            return Decision(EXPLICIT_DENY, IDENTITY, (statement,), trace)
+    if resource_policy is not None:
+        for statement in resource_policy.candidates(action)[0]:
+            if statement.grant(principal) is not None and statement.applies(resource, ctx):
+                return Decision(EXPLICIT_DENY, resource_label, (statement,), trace)
+    for label, statement in plan.limit_denies:
+        if statement.applies(resource, ctx):
+            return Decision(EXPLICIT_DENY, label, (statement,), trace)
+
+    if resource_policy is None and plan.boundary_allows is None and plan.session_allows is None \
+            and principal.type == "User" and principal.arn \
+            and (resource_account is None or resource_account == principal.account):
+        # The common case, an IAM user with identity policies only: the first applicable Allow decides.
+        for statement in plan.identity_allows:
+            if statement.applies(resource, ctx):
+                return Decision(ALLOWED, None, (statement,), trace)
+        return Decision(IMPLICIT_DENY, IDENTITY, (), trace)
 
     grant, grant_statement = None, None
     if resource_policy is not None:
@@ -144,23 +211,27 @@ def _decide(request: Request, policies: PolicySet, resource_policy: Policy | Non
         return Decision(IMPLICIT_DENY, resource_label, (), trace)
     if not cross_account and grant_statement is not None and grant == EXACT:
         return Decision(ALLOWED, None, (grant_statement,), trace)
-    return _identity_path(policies, action, resource, ctx, principal, grant, grant_statement, cross_account, trace)
+    return _identity_path(plan, resource, ctx, principal, grant, grant_statement, cross_account, trace)
 
 
-def _identity_path(policies: PolicySet, action: str, resource: str, ctx: EvalContext, principal: Principal,
-                   grant: str | None, grant_statement: Statement | None, cross_account: bool,
-                   trace: tuple[Any, ...]) -> Decision:
+def _first(statements: tuple[Statement, ...] | None, resource: str, ctx: EvalContext) -> Statement | None:
+    for statement in statements or ():
+        if statement.applies(resource, ctx):
+            return statement
+    return None
+
+
+def _identity_path(plan: _Plan, resource: str, ctx: EvalContext, principal: Principal, grant: str | None,
+                   grant_statement: Statement | None, cross_account: bool, trace: tuple[Any, ...]) -> Decision:
     root = principal.type == "Root"
-    boundary = policies.boundary
-    boundary_statement = None if boundary is None or root else _first_allow((boundary,), action, resource, ctx)
-    session = policies.session
-    session_statement = None if session is None or root else _first_allow(session, action, resource, ctx)
-    boundary_ok = boundary is None or root or boundary_statement is not None
-    session_ok = session is None or root or session_statement is not None
+    boundary_statement = None if root else _first(plan.boundary_allows, resource, ctx)
+    session_statement = None if root else _first(plan.session_allows, resource, ctx)
+    boundary_ok = plan.boundary_allows is None or root or boundary_statement is not None
+    session_ok = plan.session_allows is None or root or session_statement is not None
     limits = tuple(s for s in (boundary_statement, session_statement) if s is not None)
     if grant == ROLE and not cross_account and grant_statement is not None and boundary_ok and session_ok:
         return Decision(ALLOWED, None, (grant_statement, *limits), trace)
-    identity_statement = None if root else _first_allow(policies.identity, action, resource, ctx)
+    identity_statement = None if root else _first(plan.identity_allows, resource, ctx)
     if (root or identity_statement is not None) and boundary_ok and session_ok:
         used = tuple(s for s in (grant_statement if cross_account else None, identity_statement) if s is not None)
         return Decision(ALLOWED, None, used + limits, trace)
@@ -169,35 +240,6 @@ def _identity_path(policies: PolicySet, action: str, resource: str, ctx: EvalCon
     else:
         denied_by = IDENTITY if not (root or identity_statement) else BOUNDARY if not boundary_ok else SESSION
     return Decision(IMPLICIT_DENY, denied_by, (), trace)
-
-
-def _explicit_deny(policies: PolicySet, resource_policy: Policy | None, resource_label: str, action: str,
-                   resource: str, ctx: EvalContext, principal: Principal) -> tuple[str, Statement] | None:
-    for policy in policies.identity:
-        for statement in policy.candidates(action)[0]:
-            if statement.applies(resource, ctx):
-                return IDENTITY, statement
-    if resource_policy is not None:
-        for statement in resource_policy.candidates(action)[0]:
-            if statement.grant(principal) is not None and statement.applies(resource, ctx):
-                return resource_label, statement
-    if policies.boundary is not None:
-        for statement in policies.boundary.candidates(action)[0]:
-            if statement.applies(resource, ctx):
-                return BOUNDARY, statement
-    for policy in policies.session or ():
-        for statement in policy.candidates(action)[0]:
-            if statement.applies(resource, ctx):
-                return SESSION, statement
-    return None
-
-
-def _first_allow(policies: Iterable[Policy], action: str, resource: str, ctx: EvalContext) -> Statement | None:
-    for policy in policies:
-        for statement in policy.candidates(action)[1]:
-            if statement.applies(resource, ctx):
-                return statement
-    return None
 
 
 _STRENGTH = {EXACT: 3, ROLE: 2}

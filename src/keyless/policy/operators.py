@@ -147,19 +147,33 @@ def _binary(value: str) -> bytes:
         return value.encode("utf-8")
 
 
-def _network(value: str) -> Any:
-    return ipaddress.ip_network(value.strip(), strict=False)
+def _network(value: str) -> tuple[int, int, int]:
+    """(version, network bits, mask): membership is then one AND and one compare."""
+    network = ipaddress.ip_network(value.strip(), strict=False)
+    return network.version, int(network.network_address), int(network.netmask)
 
 
-def _address(value: str) -> Any:
+_ADDRESSES: dict[str, tuple[int, int] | None] = {}
+
+
+def _address(value: str) -> tuple[int, int] | None:
+    # aws:SourceIp repeats across a client's requests; parsing is the slow part, so keep it.
+    found = _ADDRESSES.get(value, False)
+    if found is not False:
+        return found  # type: ignore[return-value]
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value.strip())
+        parsed: tuple[int, int] | None = (address.version, int(address))
     except ValueError:
-        return None
+        parsed = None
+    if len(_ADDRESSES) > 4096:
+        _ADDRESSES.clear()
+    _ADDRESSES[value] = parsed
+    return parsed
 
 
-def _in_network(address: Any, network: Any) -> bool:
-    return bool(address.version == network.version and address in network)
+def _in_network(address: tuple[int, int], network: tuple[int, int, int]) -> bool:
+    return address[0] == network[0] and (address[1] & network[2]) == network[1]
 
 
 def _arn_pattern(value: str) -> tuple[Callable[[str], bool], ...]:

@@ -9,7 +9,7 @@ Variables take single-valued keys only; an unresolvable one makes the template u
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Union
 
 from keyless.policy.match import glob_to_regex
@@ -36,6 +36,7 @@ class Char:
 class Variable:
     key: str  # lower-cased context key
     default: str | None
+    spelled: str = field(default="", compare=False)  # as written: the fast lookup tries it first
 
 
 Part = Union[Text, Char, Variable]
@@ -45,6 +46,8 @@ Part = Union[Text, Char, Variable]
 class Template:
     source: str
     parts: tuple[Part, ...]
+    # Regex pieces computed once: None marks where a variable's escaped value goes.
+    regex_pieces: tuple[str | None, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -59,7 +62,7 @@ class Template:
             elif isinstance(part, Char):
                 pieces.append((part.char, False))
             else:
-                value = lookup(part.key)
+                value = lookup(part.spelled or part.key)
                 if value is None:
                     value = part.default
                 if value is None:
@@ -73,10 +76,17 @@ class Template:
 
     def regex(self, lookup: Lookup) -> str | None:
         """Regex source where only the policy's own `*`/`?` are wildcards."""
-        pieces = self._values(lookup)
-        if pieces is None:
-            return None
-        return "".join(glob_to_regex(piece) if is_text else re.escape(piece) for piece, is_text in pieces)
+        out = []
+        for piece, part in zip(self.regex_pieces, self.parts):
+            if piece is None:
+                value = lookup(part.spelled or part.key)  # type: ignore[union-attr]
+                if value is None:
+                    value = part.default  # type: ignore[union-attr]
+                if value is None:
+                    return None
+                piece = re.escape(value)
+            out.append(piece)
+        return "".join(out)
 
 
 def parse_template(source: str) -> Template | None:
@@ -92,7 +102,15 @@ def parse_template(source: str) -> Template | None:
         position = match.end()
     if position < len(source):
         parts.append(Text(source[position:]))
-    return Template(source, tuple(parts))
+    return Template(source, tuple(parts), tuple(_regex_piece(p) for p in parts))
+
+
+def _regex_piece(part: Part) -> str | None:
+    if isinstance(part, Text):
+        return glob_to_regex(part.text)
+    if isinstance(part, Char):
+        return re.escape(part.char)
+    return None
 
 
 def _part(inner: str, whole: str) -> Part:
@@ -101,4 +119,4 @@ def _part(inner: str, whole: str) -> Part:
     match = _KEY_WITH_DEFAULT.match(inner)
     if match is None:
         return Text(whole)  # not a variable: matched as written
-    return Variable(match.group(1).lower(), match.group(2))
+    return Variable(match.group(1).lower(), match.group(2), match.group(1))
