@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order `keyless --help` lists them.
-_COMMANDS = ("server", "credentials", "policy", "trail")
+_COMMANDS = ("server", "credentials", "policy", "trail", "env", "run", "instances")
 
 
 def build_parser() -> argparse.ArgumentParser:

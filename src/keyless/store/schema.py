@@ -236,6 +236,7 @@ ec2_instances = Table(
     Column("state", String, nullable=False, index=True),  # pending | running | stopping | stopped | ...
     Column("state_reason", Text, nullable=False, default=""),  # StateTransitionReason
     Column("launch_time", Float, nullable=False),  # last start, as AWS reports LaunchTime
+    Column("state_changed", Float, nullable=False),  # terminated instances stay visible for an hour
     Column("created", Float, nullable=False),
     Column("availability_zone", String, nullable=False),
     Column("vpc_id", String, nullable=False),
