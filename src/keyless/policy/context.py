@@ -65,7 +65,7 @@ class EvalContext:
         """The value of a single-valued key, for policy variables; None if absent or multivalued."""
         value = self._get(key)
         if value is None or value.__class__ is str:
-            return value  # type: ignore[no-any-return]
+            return value
         if isinstance(value, (list, tuple)):
             return as_string(value[0]) if len(value) == 1 else None
         return as_string(value)

@@ -45,6 +45,13 @@ class PolicySet:
     boundary: Policy | None = None
     session: tuple[Policy, ...] | None = None  # None: not a session with session policies
 
+    def __post_init__(self) -> None:
+        # Sets are hashed (decision plans are cached per set), so lists become tuples.
+        if not isinstance(self.identity, tuple):
+            object.__setattr__(self, "identity", tuple(self.identity))
+        if self.session is not None and not isinstance(self.session, tuple):
+            object.__setattr__(self, "session", tuple(self.session))
+
 
 @dataclass(frozen=True, slots=True)
 class MatchedStatement:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 MAX_DEPTH = 64  # policies are a few levels deep; anything deeper is not a policy
@@ -88,7 +88,7 @@ class _Reader:
             value, self.pos = scanstring(self.text, self.pos + 1, True)
         except ValueError as exc:
             raise JsonSyntaxError(str(exc), self.pos) from None
-        return value
+        return str(value)
 
     def number(self) -> int | float:
         match = _NUMBER.match(self.text, self.pos)

@@ -58,7 +58,7 @@ def _combine(exact: frozenset[str], prefixes: tuple[str, ...], regexes: list[str
             return _never
         if len(exact) == 1:
             (only,) = exact
-            return only.__eq__  # type: ignore[return-value]
+            return only.__eq__
         return exact.__contains__
     if not exact and fullmatch is None:
         return lambda value: value.startswith(prefixes)

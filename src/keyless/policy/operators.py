@@ -122,7 +122,7 @@ def _date_or_none(value: str) -> float | None:
     # aws:CurrentTime repeats within a second, so parsed request dates are worth keeping.
     cached = _DATE_CACHE.get(value, False)
     if cached is not False:
-        return cached  # type: ignore[return-value]
+        return cached
     try:
         result: float | None = parse_date(value)
     except (ValueError, OverflowError):
