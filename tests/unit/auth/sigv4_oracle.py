@@ -3,7 +3,8 @@ and hand them over as keyless HttpRequests exactly as they would arrive on the w
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import importlib.util
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -32,16 +33,23 @@ class _Sent(Exception):
 
 @contextmanager
 def signing_time(when: datetime = SIGNED_AT) -> Iterator[None]:
-    with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+    """Freeze botocore's signing clock (and the CRT signer's, when awscrt is installed)."""
+
+    def clock(remove_tzinfo: bool = True) -> datetime:
+        return when if remove_tzinfo else when.replace(tzinfo=timezone.utc)
+
+    with mock.patch("botocore.auth.get_current_datetime", clock), ExitStack() as stack:
+        if importlib.util.find_spec("awscrt") is not None:
+            stack.enter_context(mock.patch("botocore.crt.auth.get_current_datetime", clock))
         yield
 
 
 @lru_cache(maxsize=None)  # building a botocore client costs ~100 ms; they are reusable
 def make_client(service: str, *, token: str | None = None, akid: str = AKID, secret: str = SECRET,
-                **config: Any) -> Any:
+                endpoint: str = ENDPOINT, **config: Any) -> Any:
     session = botocore.session.get_session()
     client = session.create_client(
-        service, region_name="us-east-1", endpoint_url=ENDPOINT, aws_access_key_id=akid,
+        service, region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id=akid,
         aws_secret_access_key=secret, aws_session_token=token,
         config=Config(retries={"max_attempts": 0}, s3={"addressing_style": "path"}, **config))
 
