@@ -36,6 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true", help="print SimulateCustomPolicy's EvaluationResults")
     p.set_defaults(func=run_simulate)
     policy.set_defaults(func=lambda args: policy.print_help(sys.stderr) or 2)
+    _add_tools(commands)
+
+
+def _add_tools(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`generate`, `lint`, `unused` live in keyless.cli.policy_tools (audit-trail based)."""
+    try:
+        from keyless.cli.policy_tools import add_tool_commands
+    except ModuleNotFoundError as exc:  # not built yet
+        if exc.name != "keyless.cli.policy_tools":
+            raise
+        return
+    add_tool_commands(commands)
 
 
 def parse_context_entry(text: str) -> dict[str, Any]:
