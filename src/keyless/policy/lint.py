@@ -52,6 +52,19 @@ class Finding:
         return out
 
 
+# Every finding lint can report, with its severity (the CLI's --help and the docs list these).
+FINDING_CLASSES: dict[str, Severity] = {
+    "MALFORMED_POLICY": Severity.ERROR, "UNKNOWN_ACTION": Severity.ERROR, "UNKNOWN_CONDITION_KEY": Severity.ERROR,
+    "RESOURCE_MISMATCH": Severity.ERROR, "ALLOW_ALL_ACTIONS": Severity.SECURITY,
+    "SERVICE_WILDCARD_ON_ALL_RESOURCES": Severity.SECURITY, "ALLOW_WITH_NOT_ACTION": Severity.SECURITY,
+    "ALLOW_WITH_NOT_RESOURCE": Severity.SECURITY, "PASS_ROLE_ON_ALL_RESOURCES": Severity.SECURITY,
+    "ASSUME_ROLE_ON_ALL_RESOURCES": Severity.SECURITY, "PRIVILEGE_ESCALATION": Severity.SECURITY,
+    "TRUST_ALLOWS_ANYONE": Severity.SECURITY, "TRUST_ALLOWS_WHOLE_ACCOUNT": Severity.WARNING,
+    "CONDITION_KEY_NOT_APPLICABLE": Severity.WARNING, "SHADOWED_STATEMENT": Severity.WARNING,
+    "REDUNDANT_STATEMENT": Severity.SUGGESTION, "REDUNDANT_ACTION": Severity.SUGGESTION,
+    "REDUNDANT_RESOURCE": Severity.SUGGESTION,
+}
+
 # Actions that let a principal grant itself (or a principal it controls) more permissions.
 ESCALATION_ACTIONS = (
     "iam:AddUserToGroup", "iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy",
