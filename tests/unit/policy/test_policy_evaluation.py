@@ -265,3 +265,13 @@ def test_explanation_names_the_statements_and_reasons() -> None:
     conditional = run(BOB, (policy(allow("s3:GetObject", Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})),),
                       context={"aws:SourceIp": "192.0.2.1"})
     assert "condition not met: IpAddress {'aws:SourceIp': '10.0.0.0/8'}" in conditional.explanation
+
+
+def test_boundary_page_example_create_user_outside_the_boundary() -> None:
+    # Boundaries page: a boundary of s3:*, cloudwatch:*, ec2:* and an identity policy allowing
+    # iam:CreateUser: the user still cannot create users.
+    boundary = policy(allow(["s3:*", "cloudwatch:*", "ec2:*"]), kind=PolicyKind.BOUNDARY)
+    identity = policy(allow("iam:CreateUser"), allow("s3:ListAllMyBuckets"))
+    create = evaluate(Request("iam:CreateUser", "*", BOB), PolicySet((identity,), boundary))
+    assert (create.result, create.denied_by) == ("implicitDeny", "permissions boundary")
+    assert evaluate(Request("s3:ListAllMyBuckets", "*", BOB), PolicySet((identity,), boundary)).allowed

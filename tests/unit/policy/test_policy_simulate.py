@@ -138,3 +138,11 @@ def test_bad_inputs() -> None:
         simulate([doc(allow())], ["s3:GetObject"], context_entries=[{"ContextKeyName": "k", "ContextKeyValues": ["v"], "ContextKeyType": "text"}])
     with pytest.raises(SimulationInputError):
         simulate([doc(allow())], ["s3:GetObject"], boundary_inputs=[doc(allow()), doc(allow())])
+
+
+def test_positions_ignore_carriage_returns() -> None:
+    unix = json.dumps({"Version": "2012-10-17", "Statement": [allow("s3:GetObject")]}, indent=2)
+    windows = unix.replace("\n", "\r\n")
+    spots = [simulate([text], ["s3:GetObject"])[0]["MatchedStatements"][0] for text in (unix, windows)]
+    assert spots[0]["StartPosition"] == spots[1]["StartPosition"] == {"Line": 4, "Column": 6}
+    assert spots[0]["EndPosition"]["Line"] == spots[1]["EndPosition"]["Line"] == 8
