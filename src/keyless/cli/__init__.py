@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order `keyless --help` lists them.
-_COMMANDS = ("server", "credentials", "policy", "trail", "env", "run", "instances", "demo")
+_COMMANDS = ("server", "credentials", "policy", "trail", "env", "run", "instances", "demo", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
