@@ -133,18 +133,11 @@ def parse_authorization(req: HttpRequest, *, s3: bool | None = None) -> SigV4Par
 
 
 def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
+    _, found, after = auth.partition("Credential=")
+    s3 = _is_s3(after.split(",", 1)[0].strip() if found else "", s3)
     algorithm, _, rest = auth.strip().partition(" ")
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, eq, value = part.partition("=")
-        if not eq:
-            _malformed_header(s3, f"'{part}' not a valid key=value pair (missing equal-sign) in Authorization header: '{auth}'.")
-        fields[name.strip()] = value.strip()
+    fields = _header_fields(auth, rest, s3)
     credential = fields.get("Credential", "")
-    s3 = _is_s3(credential, s3)
     if algorithm != ALGORITHM:
         if s3:
             raise InvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
@@ -224,11 +217,22 @@ def _is_s3(credential: str, s3: bool | None) -> bool:
     return len(parts) > 3 and parts[3] == "s3"
 
 
-def _malformed_header(s3: bool | None, message: str) -> None:
-    if s3:
-        raise AuthorizationHeaderMalformed("The authorization header is malformed; the authorization header requires "
-                                           "three components: Credential, SignedHeaders, and Signature.")
-    raise errors.IncompleteSignature(message)
+def _header_fields(auth: str, rest: str, s3: bool) -> dict[str, str]:
+    """'Credential=..., SignedHeaders=..., Signature=...', with any whitespace around the parts."""
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, eq, value = part.partition("=")
+        if not eq and s3:
+            raise AuthorizationHeaderMalformed("The authorization header is malformed; the authorization header "
+                                               "requires three components: Credential, SignedHeaders, and Signature.")
+        if not eq:
+            raise errors.IncompleteSignature(f"'{part}' not a valid key=value pair (missing equal-sign) in "
+                                             f"Authorization header: '{auth}'.")
+        fields[name.strip()] = value.strip()
+    return fields
 
 
 def _split_credential(credential: str, s3: bool, *, presigned: bool) -> tuple[str, str, str, str]:

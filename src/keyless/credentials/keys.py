@@ -35,8 +35,11 @@ def encrypt_secret(plaintext: str, master_key: MasterKey) -> str:
 def decrypt_secret(stored: str, master_key: MasterKey) -> str:
     if not stored.startswith(_AT_REST_PREFIX):
         raise SecretDecryptionError("unknown stored secret format")
+    encoded = stored[len(_AT_REST_PREFIX):]
     try:
-        blob = base64.urlsafe_b64decode(stored[len(_AT_REST_PREFIX):])
+        blob = base64.urlsafe_b64decode(encoded)
+        if base64.urlsafe_b64encode(blob).decode("ascii") != encoded:  # only the canonical spelling
+            raise ValueError("non-canonical base64")
         plain = master_key.secrets_cipher.decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AT_REST_AAD)
         return plain.decode("utf-8")
     except (InvalidTag, ValueError, binascii.Error) as exc:

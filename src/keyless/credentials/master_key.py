@@ -33,14 +33,14 @@ def _derive(key: bytes, purpose: bytes) -> AESGCM:
     return AESGCM(kdf.derive(key))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class MasterKey:
     key: bytes = field(repr=False)
     version: int = 1  # bumps when the key rotates; tokens record the version that sealed them
     # Derived ciphers, built once: AES-GCM objects are cheap to reuse and thread-safe.
-    secrets_cipher: AESGCM = field(init=False, repr=False)
-    session_cipher: AESGCM = field(init=False, repr=False)
-    key_id: bytes = field(init=False, repr=False)  # 4 bytes naming the key inside tokens
+    secrets_cipher: AESGCM = field(init=False, repr=False, compare=False)
+    session_cipher: AESGCM = field(init=False, repr=False, compare=False)
+    key_id: bytes = field(init=False, repr=False, compare=False)  # 4 bytes naming the key inside tokens
 
     def __post_init__(self) -> None:
         if len(self.key) != KEY_BYTES:

@@ -19,6 +19,7 @@ import json
 import os
 import zlib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal, Mapping
 
 from cryptography.exceptions import InvalidTag
@@ -79,8 +80,12 @@ def mint_session(claims: SessionClaims, master_key: MasterKey) -> str:
     return base64.urlsafe_b64encode(header + nonce + sealed).rstrip(b"=").decode("ascii")
 
 
+@lru_cache(maxsize=2048)  # every request signed with session credentials opens its token
 def open_session(token: str, master_key: MasterKey) -> SessionClaims:
-    """The claims sealed in `token`; InvalidClientTokenId for anything not minted with this key."""
+    """The claims sealed in `token`; InvalidClientTokenId for anything not minted with this key.
+
+    Results are cached (failures are not); treat the returned claims, dicts included, as read-only.
+    """
     raw = _decode_token(token)
     header, nonce, sealed = raw[:_HEADER_BYTES], raw[_HEADER_BYTES:_HEADER_BYTES + _NONCE_BYTES], raw[_HEADER_BYTES + _NONCE_BYTES:]
     if len(raw) <= _HEADER_BYTES + _NONCE_BYTES or header[0] != TOKEN_VERSION or header[1:] != master_key.key_id:

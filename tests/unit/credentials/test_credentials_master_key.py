@@ -79,8 +79,11 @@ def test_secret_at_rest_wrong_key_or_tampering_fails() -> None:
     stored = encrypt_secret("secret", key)
     with pytest.raises(SecretDecryptionError):
         decrypt_secret(stored, MasterKey.generate())
-    flipped = stored[:-3] + ("A" if stored[-3] != "A" else "B") + stored[-2:]
-    with pytest.raises(SecretDecryptionError):
-        decrypt_secret(flipped, key)
+    for i in range(len("v1:"), len(stored)):
+        if stored[i] == "=":
+            continue
+        flipped = stored[:i] + ("A" if stored[i] != "A" else "B") + stored[i + 1:]
+        with pytest.raises(SecretDecryptionError):
+            decrypt_secret(flipped, key)
     with pytest.raises(SecretDecryptionError):
         decrypt_secret("plain-text-secret", key)

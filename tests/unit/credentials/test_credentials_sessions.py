@@ -6,6 +6,8 @@ import zlib
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keyless import errors
 from keyless.credentials import MasterKey, SessionClaims, mint_session, new_access_key, open_session
@@ -127,3 +129,17 @@ def test_claims_repr_hides_secret() -> None:
     claims = role_claims()
     assert claims.secret_access_key not in repr(claims)
     assert claims.access_key_id in repr(claims)
+
+
+text = st.text(max_size=40)
+
+
+@settings(max_examples=60)
+@given(tags=st.dictionaries(text, text, max_size=5), policy=st.none() | st.text(max_size=300),
+       arns=st.lists(text, max_size=3), source=st.none() | text, expiration=st.floats(0, 4e9),
+       ec2=st.none() | st.dictionaries(text, text, min_size=1, max_size=3))
+def test_any_claims_round_trip(tags: dict[str, str], policy: str | None, arns: list[str], source: str | None,
+                               expiration: float, ec2: dict[str, str] | None) -> None:
+    claims = role_claims(session_tags=tags, session_policy=policy, policy_arns=tuple(arns), source_identity=source,
+                         expiration=expiration, ec2=ec2)
+    assert open_session(mint_session(claims, KEY), KEY) == claims
