@@ -52,6 +52,7 @@ class Document:
     policy_id: str | None
     statements: tuple[jsontext.JsonObject, ...]
     lines: jsontext.LineIndex
+    single_statement: bool  # "Statement": {...} rather than a list
 
 
 def policy_size(text: str) -> int:
@@ -83,7 +84,8 @@ def validate(text: str, kind: PolicyKind, *, managed: bool = False) -> Document:
     if kind is PolicyKind.TRUST:
         _check_trust_actions(statements)
     _check_principal_values(statements)
-    return Document(root.get("Version"), root.get("Id"), statements, jsontext.LineIndex(text))
+    return Document(root.get("Version"), root.get("Id"), statements, jsontext.LineIndex(text),
+                    isinstance(root["Statement"], dict))
 
 
 # --- 1. structure ------------------------------------------------------------------------------

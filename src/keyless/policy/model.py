@@ -163,8 +163,8 @@ def _compile_statement(ref: PolicyRef, index: int, raw: Any, doc: document.Docum
         principal=None if principal_value is None else PrincipalSpec.from_element(principal_value),
         not_principal="NotPrincipal" in raw,
         clauses=clauses,
-        start=_position(doc, raw.start),
-        end=_position(doc, raw.end),
+        start=_position(doc, raw.start, 1 if doc.single_statement else 0),
+        end=_position(doc, raw.end, 1),
         action_matcher=compile_globs(a.lower() for a in actions),
         resource_matcher=resource_matcher,
         condition=condition,
@@ -176,11 +176,17 @@ def _strings(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _position(doc: document.Document, offset: int) -> Position:
-    # IAM reports the column just after the brace, 1-based (the aws CLI's own example: a
-    # statement whose `{` is the 37th character is reported at column 38).
+def _position(doc: document.Document, offset: int, shift: int) -> Position:
+    """A brace's line and 1-based column as the Simulate* APIs report them.
+
+    The evidence, all single-line documents: statements in a list start at the column of their
+    `{` (observed twice: `[{` at column 41 after `{"Version": "2012-10-17", "Statement": `, and at
+    15 after `{"Statement":[`); a lone statement object starts one column later, and a statement
+    ends one column after its `}` (the aws CLI's own simulate-custom-policy example: 38 and 167
+    for braces at columns 37 and 166).
+    """
     line, column = doc.lines.line_column(offset)
-    return Position(line, column + 1)
+    return Position(line, column + shift)
 
 
 def _compile_clauses(condition: dict[str, Any], substitute: bool) -> tuple[Clause, ...]:

@@ -30,7 +30,7 @@ class PolicyInput:
 
     text: str
     source_id: str = ""  # SourcePolicyId: policy name/ARN, or "PolicyInputList.1"
-    source_type: str | None = None  # user | group | role | aws-managed | user-managed | resource | none
+    source_type: str | None = None  # default: "IAM Policy" / "Resource Policy", what IAM is seen to send
 
 
 def simulate(
@@ -82,7 +82,9 @@ def context_from_entries(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]
 def _compile(item: str | PolicyInput, kind: PolicyKind, default_id: str, types: dict[int, str | None]) -> Policy:
     source = item if isinstance(item, PolicyInput) else PolicyInput(item)
     policy = parse_policy(source.text, kind, name=source.source_id or default_id, policy_id=source.source_id or default_id)
-    types[id(policy.statements[0].policy)] = source.source_type  # keyed by the statements' PolicyRef
+    # Observed responses carry "IAM Policy" for policy inputs (not one of the model's enum values).
+    default_type = "Resource Policy" if kind is PolicyKind.RESOURCE else "IAM Policy"
+    types[id(policy.statements[0].policy)] = source.source_type or default_type  # keyed by the statements' PolicyRef
     return policy
 
 
@@ -131,8 +133,9 @@ class _Run:
             details = self._details(request) if self.cross_account else {}
             result["EvalDecisionDetails"] = details
             specific: dict[str, Any] = {"EvalResourceName": resource, "EvalResourceDecision": decision.result,
-                                        "MatchedStatements": matched, "MissingContextValues": missing,
-                                        "EvalDecisionDetails": details}
+                                        "MatchedStatements": matched, "MissingContextValues": missing}
+            if self.cross_account:
+                specific["EvalDecisionDetails"] = details  # the per-resource map is for cross-account only
             if boundary is not None:
                 specific["PermissionsBoundaryDecisionDetail"] = boundary
             result["ResourceSpecificResults"] = [specific]

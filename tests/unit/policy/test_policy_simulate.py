@@ -38,8 +38,8 @@ def test_cli_example_allowed_after_date() -> None:
         "EvalActionName": "dynamodb:CreateBackup",
         "EvalResourceName": "*",
         "EvalDecision": "allowed",
-        "MatchedStatements": [{"SourcePolicyId": "PolicyInputList.1", "StartPosition": {"Line": 1, "Column": 38},
-                               "EndPosition": {"Line": 1, "Column": 167}}],
+        "MatchedStatements": [{"SourcePolicyId": "PolicyInputList.1", "SourcePolicyType": "IAM Policy",
+                               "StartPosition": {"Line": 1, "Column": 38}, "EndPosition": {"Line": 1, "Column": 167}}],
         "MissingContextValues": [],
     }]
     assert_botocore_shape(results)
@@ -58,13 +58,22 @@ def test_missing_context_is_reported_and_nothing_is_filled_in() -> None:
     assert results[0]["MissingContextValues"] == ["aws:CurrentTime"]
 
 
+@pytest.mark.parametrize(("text", "column"), [
+    # Responses seen from IAM: a statement list's `{` is reported at its own column.
+    ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}', 41),
+    ('{"Statement":[{"Action":["s3:GetObject"],"Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}', 15),
+])
+def test_positions_seen_in_iam_responses(text: str, column: int) -> None:
+    assert simulate([text], ["s3:GetObject"])[0]["MatchedStatements"][0]["StartPosition"] == {"Line": 1, "Column": column}
+
+
 def test_positions_in_a_pretty_printed_policy() -> None:
     text = json.dumps({"Version": "2012-10-17", "Statement": [allow("s3:ListBucket"), allow("s3:GetObject")]}, indent=4)
     matched = simulate([text], ["s3:GetObject"])[0]["MatchedStatements"]
-    # The second statement's braces sit at column 9 of lines 9 and 13; IAM reports the column after.
+    # The second statement's braces sit at column 9 of lines 9 and 13; the end is reported one after.
     lines = text.splitlines()
     assert lines[8].strip() == "{" and lines[12].strip() == "}"
-    assert matched[0]["StartPosition"] == {"Line": 9, "Column": 10}
+    assert matched[0]["StartPosition"] == {"Line": 9, "Column": 9}
     assert matched[0]["EndPosition"] == {"Line": 13, "Column": 10}
 
 
@@ -79,10 +88,10 @@ def test_actions_times_resources_with_resource_specific_results() -> None:
     ]
     denied = results[1]
     # Only the deny statement is reported for an explicit deny.
-    assert [m["StartPosition"]["Column"] for m in denied["MatchedStatements"]] == [text.index('{"Effect": "Deny"') + 2]
+    assert [m["StartPosition"]["Column"] for m in denied["MatchedStatements"]] == [text.index('{"Effect": "Deny"') + 1]
     assert denied["ResourceSpecificResults"] == [{
         "EvalResourceName": "arn:aws:s3:::b/secret", "EvalResourceDecision": "explicitDeny",
-        "MatchedStatements": denied["MatchedStatements"], "MissingContextValues": [], "EvalDecisionDetails": {}}]
+        "MatchedStatements": denied["MatchedStatements"], "MissingContextValues": []}]
     assert denied["EvalDecisionDetails"] == {}  # same account with a resource ARN: present but empty
     assert_botocore_shape(results)
 
@@ -144,5 +153,5 @@ def test_positions_ignore_carriage_returns() -> None:
     unix = json.dumps({"Version": "2012-10-17", "Statement": [allow("s3:GetObject")]}, indent=2)
     windows = unix.replace("\n", "\r\n")
     spots = [simulate([text], ["s3:GetObject"])[0]["MatchedStatements"][0] for text in (unix, windows)]
-    assert spots[0]["StartPosition"] == spots[1]["StartPosition"] == {"Line": 4, "Column": 6}
+    assert spots[0]["StartPosition"] == spots[1]["StartPosition"] == {"Line": 4, "Column": 5}
     assert spots[0]["EndPosition"]["Line"] == spots[1]["EndPosition"]["Line"] == 8
