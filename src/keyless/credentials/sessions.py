@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import os
 import zlib
@@ -59,6 +60,11 @@ class SessionClaims:
     ec2: dict[str, str] | None = None  # instance sessions: source instance ARN, role delivery, private ip, vpc
     key_version: int = 1  # master key version that sealed the token
 
+    def is_expired(self, now: float) -> bool:
+        """Past its expiration: the caller answers ExpiredToken ("The security token included in the
+        request is expired")."""
+        return now >= self.expiration
+
 
 # Short JSON names keep tokens compact; the table is the wire schema of TOKEN_VERSION 1.
 _WIRE_NAMES = {
@@ -80,12 +86,20 @@ def mint_session(claims: SessionClaims, master_key: MasterKey) -> str:
     return base64.urlsafe_b64encode(header + nonce + sealed).rstrip(b"=").decode("ascii")
 
 
-@lru_cache(maxsize=2048)  # every request signed with session credentials opens its token
-def open_session(token: str, master_key: MasterKey) -> SessionClaims:
-    """The claims sealed in `token`; InvalidClientTokenId for anything not minted with this key.
+def open_session(token: str, master_key: MasterKey, *, access_key_id: str | None = None) -> SessionClaims:
+    """The claims sealed in `token`; InvalidClientTokenId for anything not minted with this key, or
+    (when `access_key_id` is given, as signed in the request) for a token of another key.
 
     Results are cached (failures are not); treat the returned claims, dicts included, as read-only.
     """
+    claims = _open(token, master_key)
+    if access_key_id is not None and not hmac.compare_digest(claims.access_key_id, access_key_id):
+        raise errors.InvalidClientTokenId(_INVALID)
+    return claims
+
+
+@lru_cache(maxsize=2048)  # every request signed with session credentials opens its token
+def _open(token: str, master_key: MasterKey) -> SessionClaims:
     raw = _decode_token(token)
     header, nonce, sealed = raw[:_HEADER_BYTES], raw[_HEADER_BYTES:_HEADER_BYTES + _NONCE_BYTES], raw[_HEADER_BYTES + _NONCE_BYTES:]
     if len(raw) <= _HEADER_BYTES + _NONCE_BYTES or header[0] != TOKEN_VERSION or header[1:] != master_key.key_id:

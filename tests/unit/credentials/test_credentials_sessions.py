@@ -143,3 +143,20 @@ def test_any_claims_round_trip(tags: dict[str, str], policy: str | None, arns: l
     claims = role_claims(session_tags=tags, session_policy=policy, policy_arns=tuple(arns), source_identity=source,
                          expiration=expiration, ec2=ec2)
     assert open_session(mint_session(claims, KEY), KEY) == claims
+
+
+def test_token_must_belong_to_the_signing_access_key() -> None:
+    claims = role_claims()
+    token = mint_session(claims, KEY)
+    assert open_session(token, KEY, access_key_id=claims.access_key_id) == claims
+    other_key_id, _ = new_access_key(temporary=True)
+    with pytest.raises(errors.InvalidClientTokenId) as exc:
+        open_session(token, KEY, access_key_id=other_key_id)
+    assert exc.value.message == INVALID
+
+
+def test_expiry_is_the_callers_comparison() -> None:
+    claims = role_claims(expiration=1000.0)
+    assert not claims.is_expired(999.9)
+    assert claims.is_expired(1000.0) and claims.is_expired(5000)
+    assert open_session(mint_session(claims, KEY), KEY).expiration == 1000.0  # opening never checks the clock
