@@ -71,11 +71,25 @@ def build_static(view: InstanceView, identity: Callable[[InstanceView], dict[str
         meta["tags"] = {"instance": {key: value for key, value in view.tags}}
     dynamic: dict[str, Any] = {}
     if identity is not None:
-        dynamic["instance-identity"] = identity(view)
+        dynamic["instance-identity"] = _identity_leaves(view, identity)
     root: dict[str, Any] = {"dynamic": dynamic, "meta-data": meta}
     if view.user_data is not None:
         root["user-data"] = view.user_data
     return root
+
+
+def _identity_leaves(view: InstanceView, identity: Callable[[InstanceView], dict[str, str]]) -> dict[str, Any]:
+    """Signed on first request, not per view: a view changes with every association or option."""
+    signed: dict[str, str] = {}
+
+    def leaf(name: str) -> Callable[[], Answer]:
+        def answer() -> Answer:
+            if not signed:
+                signed.update(identity(view))
+            return Answer(200, signed[name].encode())
+        return answer
+
+    return {name: leaf(name) for name in ("document", "pkcs7", "rsa2048", "signature")}
 
 
 def _interface(view: InstanceView) -> dict[str, Any]:
