@@ -19,6 +19,13 @@ from keyless.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)
+class Authenticated:
+    caller: Caller
+    signature: sigv4.SigV4Params | None  # None for anonymous requests
+    signing: sigv4.SigningContext | None  # for verifying aws-chunked chunk signatures
+
+
+@dataclass(frozen=True, slots=True)
 class _KeyEntry:
     generation: int
     secret: str | None  # None: unknown or inactive key
@@ -33,17 +40,17 @@ class Authenticator:
         self._clock = clock
         self._keys: dict[str, _KeyEntry] = {}
 
-    def authenticate(self, req: HttpRequest, *, s3: bool) -> tuple[Caller, sigv4.SigV4Params | None]:
+    def authenticate(self, req: HttpRequest, *, s3: bool) -> Authenticated:
         """Verify the request's signature and return who made it (anonymous when unsigned)."""
-        params = sigv4.parse_authorization(req)
+        params = sigv4.parse_authorization(req, s3=s3)
         if params is None:
-            return anonymous(self._account), None
+            return Authenticated(anonymous(self._account), None, None)
         if params.access_key_id.startswith("ASIA"):
-            caller, secret = self._session_caller(params)
+            caller, secret = self._session_caller(params, s3)
         else:
             caller, secret = self._long_term_caller(params.access_key_id)
-        sigv4.verify(req, params, secret, now=self._clock.time(), s3=s3)
-        return caller, params
+        signing = sigv4.verify(req, params, secret, now=self._clock.time(), s3=s3)
+        return Authenticated(caller, params, signing)
 
     # --- long-term keys ---------------------------------------------------------------------
 
@@ -81,13 +88,18 @@ class Authenticator:
 
     # --- session credentials ----------------------------------------------------------------
 
-    def _session_caller(self, params: sigv4.SigV4Params) -> tuple[Caller, str]:
+    def _session_caller(self, params: sigv4.SigV4Params, s3: bool) -> tuple[Caller, str]:
         if not params.security_token:
             raise errors.InvalidClientTokenId("The security token included in the request is invalid.")
-        claims = open_session(params.security_token, self._master_key)
-        if claims.access_key_id != params.access_key_id:
-            raise errors.InvalidClientTokenId("The security token included in the request is invalid.")
+        try:
+            claims = open_session(params.security_token, self._master_key, access_key_id=params.access_key_id)
+        except errors.InvalidClientTokenId:
+            if s3:  # S3 names a bad token differently from the query services
+                raise errors.InvalidToken("The provided token is malformed or otherwise invalid.") from None
+            raise
         if claims.expiration <= self._clock.time():
+            if s3:
+                raise errors.ExpiredToken("The provided token has expired.")
             raise errors.ExpiredToken("The security token included in the request is expired")
         return session_caller(claims), claims.secret_access_key
 

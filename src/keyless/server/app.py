@@ -96,7 +96,8 @@ class KeylessApp:
 
     async def _serve(self, req: HttpRequest, receive: Receive, service: Service, request_id: str, served: _Served) -> HttpResponse:
         state, proto, is_s3 = self.state, protocol_for(service.name), service.name == "s3"
-        caller, _sig = state.authenticator.authenticate(req, s3=is_s3)
+        auth = state.authenticator.authenticate(req, s3=is_s3)
+        caller = auth.caller
         op = proto.match_operation(req)
         if is_s3:
             if proto.operation_needs_stream(op):
@@ -110,6 +111,7 @@ class KeylessApp:
             state=state, caller=caller, request=req, operation=op.name, request_id=request_id,
             region=region, service=service.name,
             context_keys=global_context(caller, req, now=state.clock.time(), region=region),
+            signature=auth.signature, signing=auth.signing,
         )
         served.params = params = proto.parse(op, req)
         self.authorize(ctx, service, service.access(ctx, params))

@@ -46,6 +46,8 @@ class RequestContext:
     service: str
     context_keys: dict[str, Any] = field(default_factory=dict)
     decisions: list[Decided] = field(default_factory=list)  # every decision taken, for the trail
+    signature: Any = None  # keyless.auth.sigv4.SigV4Params of a signed request (S3 condition keys)
+    signing: Any = None  # keyless.auth.sigv4.SigningContext (aws-chunked chunk signatures)
 
     @property
     def account(self) -> str:
