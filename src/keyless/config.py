@@ -33,6 +33,7 @@ class Settings:
     enforce: str = "on"  # on | learn | off
     imds_credential_lifetime: int = 6 * 3600
     imds_rotation_interval: int = 3600
+    trail: bool = True  # record every call (off only to measure what recording costs)
     trail_retention_days: float = 90.0  # like CloudTrail's event history
     lookup_data_events: bool = False  # CloudTrail's LookupEvents returns management events only
 

@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--enforce", choices=("on", "learn", "off"), default="on", help="policy enforcement mode")
     p.add_argument("--imds-credential-lifetime", type=int, default=6 * 3600, metavar="SECONDS")
     p.add_argument("--imds-rotation-interval", type=int, default=3600, metavar="SECONDS")
+    p.add_argument("--no-trail", dest="trail", action="store_false", help="do not record an audit trail")
     p.add_argument("--trail-retention-days", type=float, default=90.0, help="keep audit events this long (default 90)")
     p.add_argument("--lookup-data-events", action="store_true",
                    help="also return S3 data events from cloudtrail lookup-events (AWS returns management events only)")
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir or default_data_dir(), host=args.host, port=args.port,
         account_id=args.account_id, region=args.region, enforce=args.enforce,
         imds_credential_lifetime=args.imds_credential_lifetime, imds_rotation_interval=args.imds_rotation_interval,
-        trail_retention_days=args.trail_retention_days, lookup_data_events=args.lookup_data_events,
+        trail=args.trail, trail_retention_days=args.trail_retention_days, lookup_data_events=args.lookup_data_events,
     )
     serve(settings)
     return 0

@@ -38,7 +38,8 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         authenticator=Authenticator(db, master_key, account, clock),
         policies=PolicyResolver(db), services={},
     )
-    state.components["trail"] = Recorder(db, settings.trail_retention_days)  # first in, so it starts before and stops after the rest
+    if settings.trail:  # first in, so it starts before and stops after the rest
+        state.components["trail"] = Recorder(db, settings.trail_retention_days)
     state.services.update(registry.build_services(state))
     return state
 
