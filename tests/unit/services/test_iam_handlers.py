@@ -265,3 +265,22 @@ def test_access_map_names_the_entity_arn_with_its_path(call: Call, state: Any) -
     assert attach.context["iam:PolicyARN"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
     assert target("GetPolicy", PolicyArn="arn:aws:iam::aws:policy/X").resource == "arn:aws:iam::aws:policy/X"
     assert target("GetInstanceProfile", InstanceProfileName="ip").resource == f"arn:aws:iam::{ACCOUNT}:instance-profile/ip"
+
+
+def test_concurrent_creates_of_one_name_leave_one_winner(call: Call) -> None:
+    outcomes: list[str] = []
+
+    def create(name: str) -> None:
+        try:
+            call("CreateRole", RoleName=name, AssumeRolePolicyDocument=TRUST)
+            outcomes.append("ok")
+        except AwsError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in ("Twin", "twin", "TWIN", "twin")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["EntityAlreadyExists"] * 3 + ["ok"]
+    assert len(call("ListRoles")["Roles"]) == 1
