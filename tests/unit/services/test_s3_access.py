@@ -4,6 +4,7 @@ decisions the engine then takes with them (anonymous callers, Principal "*", exp
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from keyless.auth.principals import Caller, anonymous
+from keyless.auth.sigv4 import SigV4Params
 from keyless.clock import Clock
 from keyless.config import Settings
 from keyless.policy import PolicyKind, PolicySet, parse_policy
@@ -58,11 +60,18 @@ def state(tmp_path: Path) -> Any:
     db.close()
 
 
-def context(state: Any, operation: str, caller: Caller = ROLE_SESSION, query: str = "", headers: Any = ()) -> RequestContext:
-    req = HttpRequest(method="GET", raw_path="/", query_string=query,
-                      headers=[("authorization", "AWS4-HMAC-SHA256 Credential=x"), *headers])
+def signature(presigned: bool = False) -> SigV4Params:
+    signed_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return SigV4Params(access_key_id="AKIAEXAMPLE", date="20260101", region="us-east-1", service="s3",
+                       signed_headers=("host",), signature="0" * 64, amz_date=signed_at,
+                       timestamp="20260101T000000Z", presigned=presigned)
+
+
+def context(state: Any, operation: str, caller: Caller = ROLE_SESSION, *, presigned: bool = False) -> RequestContext:
+    req = HttpRequest(method="GET", raw_path="/", query_string="", headers=[])
     return RequestContext(state=state, caller=caller, request=req, operation=operation, request_id="r",
-                          region="us-east-1", service="s3", context_keys={})
+                          region="us-east-1", service="s3", context_keys={},
+                          signature=None if caller.is_anonymous else signature(presigned))
 
 
 def set_policy(state: Any, bucket: str, document: dict[str, Any]) -> None:
@@ -167,8 +176,7 @@ def test_existing_object_tags_are_read_only_when_a_policy_mentions_them(state: A
 
 
 def test_presigned_requests_are_query_string_auth(state: Any) -> None:
-    ctx = context(state, "GetObject", query="X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
-                                            "&X-Amz-Date=20260101T000000Z")
+    ctx = context(state, "GetObject", presigned=True)
     [target] = access.access(ctx, {"Bucket": "my-specific-bucket", "Key": "k"})
     assert target.context["s3:authType"] == "REST-QUERY-STRING"
     assert target.context["s3:signatureversion"] == "AWS4-HMAC-SHA256"

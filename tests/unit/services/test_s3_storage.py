@@ -12,7 +12,7 @@ from typing import AsyncIterator
 import pytest
 
 from keyless.services.s3 import storage
-from keyless.services.s3.checksums import Crc32
+from keyless.services.s3.checksums import new_digest
 from keyless.services.s3.errors import EntityTooLarge
 
 
@@ -35,7 +35,7 @@ def files_under(path: Path) -> list[Path]:
 @pytest.mark.parametrize("size", [0, 1, storage.SPILL - 1, storage.SPILL, 3 * storage.SPILL + 17])
 def test_write_streams_bytes_and_digests(store: storage.BlobStore, size: int) -> None:
     data = os.urandom(size)
-    crc = Crc32()
+    crc = new_digest("CRC32")
     written = asyncio.run(store.write(stream(data), [crc]))
     assert written.size == size
     assert written.md5 == hashlib.md5(data).digest()
@@ -103,7 +103,7 @@ def test_link_and_compose(store: storage.BlobStore) -> None:
     copy = store.link(a)
     store.delete([a])
     assert store.path(copy).read_bytes() == b"abcdef"
-    crc = Crc32()
+    crc = new_digest("CRC32")
     sources = [storage.Source(copy, 0, 6), storage.Source(b, 1, 2)]
     written = asyncio.run(store.compose(sources, [crc], md5=True))
     assert store.path(written.blob).read_bytes() == b"abcdefhi"

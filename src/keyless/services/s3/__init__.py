@@ -14,11 +14,13 @@ decides (keyless.policy gives an anonymous caller only what a policy grants to "
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 from botocore import xform_name
 
-from keyless.services.base import Handler, Service
+from keyless.auth import sigv4
+from keyless.services.base import Handler, RequestContext, Service, call_handler
 from keyless.services.s3 import access, buckets, multipart, objects, policy, tagging
 from keyless.services.s3.runtime import S3Runtime
 
@@ -38,7 +40,22 @@ OPERATIONS = {
 
 
 def handlers() -> dict[str, Handler]:
-    return {op: getattr(module, xform_name(op)) for module, ops in OPERATIONS.items() for op in ops}
+    return {op: _payload_checked(getattr(module, xform_name(op))) for module, ops in OPERATIONS.items() for op in ops}
+
+
+def _payload_checked(handler: Handler) -> Handler:
+    """Bodies read whole (XML configurations) must match a hex x-amz-content-sha256 before a handler
+    acts on them; streamed bodies are checked as they stream (bodies.request_body)."""
+
+    @functools.wraps(handler)
+    async def checked(ctx: RequestContext, params: dict[str, Any]) -> Any:
+        if ctx.request.stream is None and ctx.request.body:
+            hasher = sigv4.PayloadHasher.for_request(ctx.request)
+            if hasher is not None:
+                hasher.check(ctx.request.body)
+        return await call_handler(handler, ctx, params)
+
+    return checked
 
 
 def service(state: AppState) -> Service:

@@ -17,8 +17,6 @@ A bucket that does not exist answers NoSuchBucket before any policy is consulted
 
 from __future__ import annotations
 
-import calendar
-import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -184,28 +182,18 @@ def policies_mention(ctx: RequestContext, bucket: Bucket, needle: str) -> bool:
 
 def request_keys(ctx: RequestContext) -> dict[str, Any]:
     """Keys every S3 request carries: how it was signed and its payload hash."""
-    req = ctx.request
     keys: dict[str, Any] = {}
-    sha = req.header("x-amz-content-sha256")
+    sha = ctx.request.header("x-amz-content-sha256")
     if sha is not None:
         keys["s3:x-amz-content-sha256"] = sha
-    if ctx.caller.is_anonymous:
+    signature = ctx.signature
+    if signature is None:  # anonymous
         return keys
-    presigned = req.query_param("X-Amz-Credential") is not None
-    keys["s3:authType"] = "REST-QUERY-STRING" if presigned else "REST-HEADER"
+    keys["s3:authType"] = "REST-QUERY-STRING" if signature.presigned else "REST-HEADER"
     keys["s3:signatureversion"] = "AWS4-HMAC-SHA256"
-    stamp = req.query_param("X-Amz-Date") if presigned else req.header("x-amz-date")
-    signed_at = _amz_date(stamp)
-    if signed_at is not None:
-        keys["s3:signatureAge"] = str(max(0, int((ctx.state.clock.time() - signed_at) * 1000)))
+    age = ctx.state.clock.time() - signature.amz_date.timestamp()
+    keys["s3:signatureAge"] = str(max(0, int(age * 1000)))
     return keys
-
-
-def _amz_date(stamp: str | None) -> float | None:
-    try:
-        return float(calendar.timegm(time.strptime(stamp or "", "%Y%m%dT%H%M%SZ")))
-    except ValueError:
-        return None
 
 
 def _listing_keys(params: dict[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, AsyncIterator
 
+from keyless.auth import chunked, sigv4
 from keyless.services.base import RequestContext
 from keyless.services.s3 import checksums
 from keyless.services.s3.errors import (
@@ -57,7 +58,7 @@ def check_key(key: str) -> None:
 def stored_headers(params: dict[str, Any]) -> dict[str, Any]:
     """The content headers of a PutObject/CreateMultipartUpload/CopyObject(REPLACE) request."""
     headers = {name: params[name] for name in STORED_HEADERS if params.get(name)}
-    encoding = _without_aws_chunked(headers.get("ContentEncoding"))
+    encoding = chunked.stored_content_encoding(headers.get("ContentEncoding"))
     if encoding:
         headers["ContentEncoding"] = encoding
     else:
@@ -92,9 +93,12 @@ async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int 
             raise InvalidRequest(f"Checksum Type mismatch occurred, expected checksum Type: {required_algorithm.lower()}, "
                                  f"actual checksum Type: {algorithm.lower()}")
         algorithm = required_algorithm
-    digest = checksums.new_digest(algorithm) if algorithm else None
+    body, decoder = request_body(ctx, params.get("Body"))
+    trailer = checksums.header_name(algorithm) if algorithm and decoder is not None else None
+    from_trailer = trailer is not None and trailer in decoder.checksums  # type: ignore[union-attr]
+    digest = checksums.new_digest(algorithm) if algorithm and not from_trailer else None
     blobs = runtime(ctx).blobs
-    written = await blobs.write(params.get("Body") or b"", [digest] if digest else [], max_size=max_size)
+    written = await blobs.write(body, [digest] if digest else [], max_size=max_size)
     try:
         if declared is not None and written.size != declared:
             raise IncompleteBody()
@@ -102,8 +106,9 @@ async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int 
             raise BadDigest(ExpectedDigest=base64.b64encode(content_md5).decode(),
                             CalculatedDigest=base64.b64encode(written.md5).decode())
         checksum = None
-        if algorithm and digest is not None:
-            value = checksums.encode(digest.digest())
+        if algorithm:
+            # an announced trailer was already checked against the bytes by the aws-chunked decoder
+            value = decoder.checksums[trailer] if from_trailer else checksums.encode(digest.digest())  # type: ignore[union-attr,index]
             for claim in expected:
                 if claim.value != value:
                     raise bad_checksum(algorithm)
@@ -112,6 +117,29 @@ async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int 
         blobs.delete([written.blob])
         raise
     return Received(written, f'"{written.md5.hex()}"', checksum)
+
+
+def request_body(ctx: RequestContext, body: Any) -> tuple[AsyncIterator[bytes] | bytes, chunked.AwsChunkedDecoder | None]:
+    """The body as the handler must read it: aws-chunked framing removed and its chunk signatures and
+    trailers checked (keyless.auth.chunked), and a hex x-amz-content-sha256 compared after the last
+    byte (XAmzContentSHA256Mismatch) -- both fail before storage publishes anything."""
+    source: AsyncIterator[bytes] | bytes = body if body is not None else b""
+    decoder = chunked.decoder_for_request(ctx.request, ctx.signing, source=_aiter(source))
+    if decoder is not None:
+        return decoder, decoder
+    hasher = sigv4.PayloadHasher.for_request(ctx.request)
+    if hasher is None:
+        return source, None
+    return hasher.wrap(_aiter(source)), None
+
+
+async def _aiter(body: AsyncIterator[bytes] | bytes) -> AsyncIterator[bytes]:
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        if body:
+            yield bytes(body)
+        return
+    async for piece in body:
+        yield piece
 
 
 def declared_length(ctx: RequestContext, params: dict[str, Any]) -> int | None:
@@ -164,13 +192,6 @@ def _trailer_algorithm(ctx: RequestContext) -> str | None:
     trailer = (ctx.request.header("x-amz-trailer") or "").strip().lower()
     prefix = "x-amz-checksum-"
     return trailer[len(prefix):].upper() if trailer.startswith(prefix) else None
-
-
-def _without_aws_chunked(encoding: str | None) -> str | None:
-    if not encoding:
-        return None
-    kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip().lower() != "aws-chunked"]
-    return ",".join(kept) or None
 
 
 def _epoch(value: Any) -> float:

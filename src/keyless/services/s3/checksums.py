@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import zlib
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Mapping, Protocol
 
+from keyless.auth import chunked
 from keyless.services.s3.errors import InvalidRequest
 
 
@@ -24,43 +24,9 @@ class Digest(Protocol):
     def digest(self) -> bytes: ...
 
 
-class Crc32:
-    """zlib's CRC-32 (the one S3 calls CRC32), as a hashlib-style object."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self) -> None:
-        self._value = 0
-
-    def update(self, data: bytes, /) -> None:
-        self._value = zlib.crc32(data, self._value)
-
-    def digest(self) -> bytes:
-        return self._value.to_bytes(4, "big")
-
-
-def _external(name: str) -> Callable[[], Digest]:
-    """CRC32C and CRC64NVME come from keyless.auth.chunked, which verifies trailers with them."""
-
-    def make() -> Digest:
-        try:
-            from keyless.auth import chunked
-        except ImportError as exc:  # pragma: no cover - depends on the auth package's build
-            raise InvalidRequest(f"Checksum algorithm {name} is not supported.") from exc
-        factory = getattr(chunked, "checksum_digest", None) or getattr(chunked, "new_checksum", None)
-        if factory is None:  # pragma: no cover
-            raise InvalidRequest(f"Checksum algorithm {name} is not supported.")
-        return factory(name)  # type: ignore[no-any-return]
-
-    return make
-
-
+# keyless.auth.chunked owns the implementations (it verifies aws-chunked trailers with them).
 FACTORIES: Mapping[str, Callable[[], Digest]] = {
-    "CRC32": Crc32,
-    "CRC32C": _external("CRC32C"),
-    "CRC64NVME": _external("CRC64NVME"),
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
+    name: partial(chunked.new_checksum, name) for name in ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 }
 DIGEST_SIZES = {"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8, "SHA1": 20, "SHA256": 32}
 ALGORITHMS = tuple(FACTORIES)
