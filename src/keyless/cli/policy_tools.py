@@ -20,11 +20,10 @@ from typing import Any, Iterator
 
 from keyless.cli.trail import parse_since
 from keyless.config import DEFAULT_ACCOUNT, default_data_dir
-from keyless.policy import PolicyError, PolicyKind
+from keyless.policy import PolicyError, PolicyKind, policy_size
 from keyless.policy.lint import Finding, Severity, detect_kind, lint
 
-_PAGE = 5000
-
+_ROLE_POLICY_QUOTA = 10240  # IAM's limit on the total size of a role's inline policies
 
 def add_tool_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("generate", help="write a least-privilege identity policy from a role's recorded requests")
@@ -89,17 +88,9 @@ def _find_role(conn: Any, name_or_arn: str) -> dict[str, Any]:
 
 
 def _trail_rows(conn: Any, principal_arn: str, start: float | None, end: float | None) -> Iterator[dict[str, Any]]:
-    """Every retained event of a principal in the window, oldest first, page by page."""
-    from keyless.store import trail as trail_store
+    from keyless.trail.last_accessed import principal_rows
 
-    cursor = None
-    while True:
-        rows = trail_store.query(conn, start=start, end=end, principal_arn=principal_arn, after=cursor,
-                                 limit=_PAGE, oldest_first=True)
-        yield from rows
-        if len(rows) < _PAGE:
-            return
-        cursor = (rows[-1]["event_time"], rows[-1]["event_id"])
+    return principal_rows(conn, principal_arn, start, end)
 
 
 def _window(args: argparse.Namespace) -> tuple[float | None, float | None]:
@@ -125,7 +116,11 @@ def run_generate(args: argparse.Namespace) -> int:
         return 1
     finally:
         db.close()
-    sys.stdout.write(policy_json(doc))
+    text = policy_json(doc)
+    if policy_size(text) > _ROLE_POLICY_QUOTA:
+        print(f"warning: {policy_size(text)} characters (without whitespace) exceeds IAM's {_ROLE_POLICY_QUOTA} "
+              "for a role's inline policies; split it or generalise some resources", file=sys.stderr)
+    sys.stdout.write(text)
     return 0
 
 

@@ -17,18 +17,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import Connection
 
 from keyless.policy import catalog
 from keyless.store import aws_managed
 from keyless.store import iam as iam_store
+from keyless.store import trail as trail_store
 
 SERVICE_LEVEL = "SERVICE_LEVEL"
 ACTION_LEVEL = "ACTION_LEVEL"
 TRACKED_SERVICES = frozenset({"cloudtrail", "ec2", "iam", "s3", "sts"})  # the services keyless serves
 DEFAULT_MAX_ITEMS = 100
+_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,29 @@ def entity_documents(conn: Connection, arn: str) -> list[tuple[str, str]]:
         if doc:
             out.append((policy_arn, doc))
     return out
+
+
+def principal_rows(conn: Connection, principal_arn: str, start: float | None = None,
+                   end: float | None = None) -> Iterator[dict[str, Any]]:
+    """Every retained trail row of a user or role (sessions included) in [start, end], oldest first."""
+    cursor = None
+    while True:
+        rows = trail_store.query(conn, start=start, end=end, principal_arn=principal_arn, after=cursor,
+                                 limit=_PAGE, oldest_first=True)
+        yield from rows
+        if len(rows) < _PAGE:
+            return
+        cursor = (rows[-1]["event_time"], rows[-1]["event_id"])
+
+
+def report(conn: Connection, arn: str, granularity: str = SERVICE_LEVEL) -> list[dict[str, Any]] | None:
+    """ServicesLastAccessed for a role or user ARN from the store (None: no such entity), ready
+    for details_response; what GenerateServiceLastAccessedDetails computes."""
+    documents = entity_documents(conn, arn)
+    if not documents and iam_store.get_role_by_arn(conn, arn) is None and iam_store.get_user_by_arn(conn, arn) is None:
+        return None
+    granted = granted_actions(text for _, text in documents)
+    return services_last_accessed(principal_rows(conn, arn), granted, granularity)
 
 
 # --- the report --------------------------------------------------------------------------------------

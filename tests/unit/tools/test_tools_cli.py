@@ -136,3 +136,23 @@ def test_unused(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("unused", "--role", "app-role", "--since", "2026-01-02T00:00:00Z", "--data-dir", str(data_dir)) == 0
     lines = capsys.readouterr().out.split()
     assert "s3:GetObject" in lines and "s3:PutObject" not in lines
+
+
+def test_last_accessed_report_from_the_store(data_dir: Path) -> None:
+    from keyless.trail.last_accessed import ACTION_LEVEL, details_response, report
+
+    db = Database.open(data_dir)
+    try:
+        with db.read() as conn:
+            services = report(conn, ROLE, ACTION_LEVEL)
+            missing = report(conn, f"arn:aws:iam::{ACCOUNT}:role/nope")
+    finally:
+        db.close()
+    assert missing is None
+    assert services is not None and [s["ServiceNamespace"] for s in services] == ["s3"]
+    (s3,) = services
+    assert s3["LastAuthenticatedEntity"] == ROLE and s3["TotalAuthenticatedEntities"] == 1
+    used = {a["ActionName"] for a in s3["TrackedActionsLastAccessed"] if "LastAccessedTime" in a}
+    assert used == {"GetObject", "PutObject", "ListBucket"}
+    page = details_response(services, granularity=ACTION_LEVEL, created=0, completed=1)
+    assert page["IsTruncated"] is False and page["ServicesLastAccessed"] == services
