@@ -1,0 +1,54 @@
+"""keyless.protocol: AWS wire formats, generic over botocore's service models.
+
+No operation has code here: a model's shapes say every name, location and type, and one class
+per protocol walks them (botocore's serialize.py and parsers.py, in reverse).
+
+    protocol_for("iam") ──▶ PROTOCOLS[model.protocol](model)   one instance per service, cached
+
+                              Protocol (base.py)
+          match_operation(req) · parse(op, req) · serialize(op, output, id) · serialize_error(e, id)
+                 ┌──────────────────┬─────────┴──────────┬───────────────────────┐
+          QueryProtocol      Ec2Protocol           JsonProtocol            RestXmlProtocol
+          (query.py)         (query.py)            (jsonrpc.py)            (restxml.py, routes.py)
+          IAM, STS           EC2                   CloudTrail, DynamoDB    S3
+             │                   │                       │                       │
+        FormReader (form.py) ────┘              json body <-> Node      uri/query/headers/XML body
+             │                                                           XmlReader (xmlread.py)
+        XmlWriter (xmlwrite.py) ◀───────────────────────────────────────── XmlWriter
+
+    Request flow   HttpRequest ─match_operation─▶ OperationModel ─plan()─▶ OperationPlan (cached:
+                   compiled input/output Nodes, routes)  ─decode─▶ params ─validate.violations─▶
+                   params | the service's validation error
+    Response flow  output dict ─serialize─▶ HttpResponse;  AwsError ─autherrors─▶ protocol's own
+                   name/status ─render_error─▶ HttpResponse
+
+    models.py     botocore Shape -> Node (compiled once; Java regexes translated)
+    values.py     timestamps, booleans, numbers, blobs on the wire
+    validate.py   required / enum / length / range / pattern, AWS's sentence
+    autherrors.py cross-service auth errors renamed per protocol (AUTH_ERRORS, auth_error_for)
+    errors.py     errors the wire layer raises itself (MalformedXML, SerializationException, ...)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from keyless.protocol.autherrors import AUTH_ERRORS, auth_error_for
+from keyless.protocol.base import Protocol
+from keyless.protocol.models import load_service_model
+from keyless.protocol.query import Ec2Protocol, QueryProtocol
+
+PROTOCOLS: dict[str, type[Protocol]] = {
+    "query": QueryProtocol,
+    "ec2": Ec2Protocol,
+}
+
+
+@lru_cache(maxsize=None)
+def protocol_for(service_name: str) -> Protocol:
+    """The protocol object for a botocore service name ("iam", "sts", "ec2", "s3", "cloudtrail")."""
+    model = load_service_model(service_name)
+    return PROTOCOLS[model.protocol](model)
+
+
+__all__ = ["AUTH_ERRORS", "PROTOCOLS", "Protocol", "auth_error_for", "protocol_for"]

@@ -26,6 +26,10 @@ class HttpRequest:
     client_ip: str = "127.0.0.1"
     _header_map: dict[str, str] | None = field(default=None, repr=False)
     _query: list[tuple[str, str]] | None = field(default=None, repr=False)
+    # Filled once by keyless.protocol: the decoded form parameters (query/ec2, see
+    # keyless.protocol.form.form_params) and the matched operation with its URI labels (rest-xml).
+    _form: dict[str, str] | None = field(default=None, repr=False)
+    _route: tuple[str, dict[str, str]] | None = field(default=None, repr=False)  # (operation, labels)
 
     @property
     def path(self) -> str:
