@@ -84,7 +84,7 @@ def test_second_role_in_profile_is_refused_by_the_cli(cli: Any, workdir: Path) -
     cli("iam", "create-role", "--role-name", "third-role", "--assume-role-policy-document", "file://trust-policy.json", cwd=workdir)
     out = cli("iam", "add-role-to-instance-profile", "--instance-profile-name", "one-role-profile", "--role-name", "third-role",
               check=False)
-    assert out.returncode == 254
+    assert out.returncode != 0  # 255 from awscli v1, 254 from v2
     assert ("An error occurred (LimitExceeded) when calling the AddRoleToInstanceProfile operation: "
             "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1") in out.stderr
 
@@ -124,7 +124,7 @@ def test_user_without_create_role_gets_aws_access_denied(own_server: Server, cli
     assert info.value.response["Error"]["Message"] == DENIED
     out = cli.as_(creds)("iam", "create-role", "--role-name", "x", "--assume-role-policy-document",
                          "file://trust-policy.json", check=False, cwd=workdir)
-    assert out.returncode == 254
+    assert out.returncode != 0  # 255 from awscli v1, 254 from v2
     assert f"An error occurred (AccessDenied) when calling the CreateRole operation: {DENIED}" in out.stderr
     assert own_server.client("iam", **creds).get_user()["User"]["UserName"] == "bob"
 

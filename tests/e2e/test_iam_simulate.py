@@ -84,10 +84,11 @@ def test_simulate_principal_policy_for_a_missing_user(iam: Any) -> None:
     assert info.value.response["Error"]["Code"] == "NoSuchEntity"
 
 
-def test_simulate_with_the_cli(aws: Any, tmp_path: Any) -> None:
-    (tmp_path / "policy.json").write_text(json.dumps(POLICY))
-    out = aws.json("iam", "simulate-custom-policy", "--policy-input-list", "file://policy.json",
-                   "--action-names", "s3:GetObject", "--resource-arns", "arn:aws:s3:::bucket/secret/k", cwd=tmp_path)
+def test_simulate_with_the_cli(aws: Any) -> None:
+    # awscli v1 iterates a file:// value of a list parameter character by character, so the policy
+    # goes on the command line as text, as `--policy-input-list "$(cat policy.json)"` would pass it.
+    out = aws.json("iam", "simulate-custom-policy", "--policy-input-list", json.dumps(POLICY),
+                   "--action-names", "s3:GetObject", "--resource-arns", "arn:aws:s3:::bucket/secret/k")
     result = out["EvaluationResults"][0]
     assert (result["EvalActionName"], result["EvalDecision"]) == ("s3:GetObject", "explicitDeny")
     admin = aws.json("iam", "simulate-principal-policy", "--policy-source-arn", f"arn:aws:iam::{ACCOUNT}:user/admin",
