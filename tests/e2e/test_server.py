@@ -121,14 +121,14 @@ def test_state_and_session_tokens_survive_restart(tmp_path) -> None:  # type: ig
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}],
         }))
-        creds = first.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/keeper", RoleSessionName="s")["Credentials"]
+        creds = first.client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/keeper", RoleSessionName="ss")["Credentials"]
         admin_key = first.admin_credentials()
     with Server(tmp_path / "data") as second:
         assert second.admin_credentials() == admin_key
         assert second.client("iam").get_role(RoleName="keeper")["Role"]["RoleName"] == "keeper"
         sts = second.client("sts", aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                             aws_session_token=creds["SessionToken"])
-        assert sts.get_caller_identity()["Arn"] == "arn:aws:sts::123456789012:assumed-role/keeper/s"
+        assert sts.get_caller_identity()["Arn"] == "arn:aws:sts::123456789012:assumed-role/keeper/ss"
 
 
 def test_python_dash_m_keyless_prints_help() -> None:

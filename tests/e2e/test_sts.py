@@ -74,14 +74,14 @@ def test_session_credentials_identify_as_assumed_role(server: Server) -> None:
 def test_assumed_role_ARN_omits_role_path(server: Server) -> None:
     role = _make_role(server, "pathy", _trust({"AWS": ACCOUNT}), Path="/team/app/")
     assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/team/app/pathy"
-    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="s")
-    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/pathy/s"
+    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="ss")
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/pathy/ss"
 
 
 def test_assume_role_denied_without_trust(server: Server) -> None:
     _make_role(server, "ec2-only", _trust({"Service": "ec2.amazonaws.com"}))
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/ec2-only", RoleSessionName="x")
+        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/ec2-only", RoleSessionName="xx")
     err = exc.value.response["Error"]
     assert err["Code"] == "AccessDenied"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -92,22 +92,22 @@ def test_assume_role_denied_without_trust(server: Server) -> None:
 
 def test_assume_missing_role_is_access_denied(server: Server) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/nope", RoleSessionName="x")
+        server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/nope", RoleSessionName="xx")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_trust_naming_the_user_suffices_without_identity_allow(server: Server) -> None:
     creds = _make_user(server, "trusted-user")
     _make_role(server, "names-user", _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:user/trusted-user"}))
-    out = server.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/names-user", RoleSessionName="u")
-    assert out["AssumedRoleUser"]["Arn"].endswith(":assumed-role/names-user/u")
+    out = server.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/names-user", RoleSessionName="uu")
+    assert out["AssumedRoleUser"]["Arn"].endswith(":assumed-role/names-user/uu")
 
 
 def test_trust_naming_the_account_needs_an_identity_allow(server: Server) -> None:
     creds = _make_user(server, "no-perms-user")
     _make_role(server, "names-account", _trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        server.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/names-account", RoleSessionName="u")
+        server.client("sts", **creds).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/names-account", RoleSessionName="uu")
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
 
 
@@ -116,17 +116,17 @@ def test_external_id_condition(server: Server) -> None:
     sts = server.client("sts")
     arn = f"arn:aws:iam::{ACCOUNT}:role/needs-external-id"
     with pytest.raises(botocore.exceptions.ClientError):
-        sts.assume_role(RoleArn=arn, RoleSessionName="x")
+        sts.assume_role(RoleArn=arn, RoleSessionName="xx")
     with pytest.raises(botocore.exceptions.ClientError):
-        sts.assume_role(RoleArn=arn, RoleSessionName="x", ExternalId="wrong-id")
-    assert sts.assume_role(RoleArn=arn, RoleSessionName="x", ExternalId="s3cret-id")["Credentials"]
+        sts.assume_role(RoleArn=arn, RoleSessionName="xx", ExternalId="wrong-id")
+    assert sts.assume_role(RoleArn=arn, RoleSessionName="xx", ExternalId="s3cret-id")["Credentials"]
 
 
 def test_duration_limits(server: Server) -> None:
     role = _make_role(server, "short", _trust({"AWS": ACCOUNT}))
     sts = server.client("sts")
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="x", DurationSeconds=7200)
+        sts.assume_role(RoleArn=role["Arn"], RoleSessionName="xx", DurationSeconds=7200)
     assert exc.value.response["Error"]["Code"] == "ValidationError"
     assert "MaxSessionDuration" in exc.value.response["Error"]["Message"]
 
@@ -135,12 +135,12 @@ def test_role_chaining_is_capped_at_one_hour(server: Server) -> None:
     role = _make_role(server, "chain", _trust({"AWS": ACCOUNT}), MaxSessionDuration=7200)
     server.client("iam").put_role_policy(RoleName="chain", PolicyName="p", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
-    first = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="a", DurationSeconds=7200)["Credentials"]
+    first = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="aa", DurationSeconds=7200)["Credentials"]
     chained = _session_client(server, "sts", first)
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        chained.assume_role(RoleArn=role["Arn"], RoleSessionName="b", DurationSeconds=7200)
+        chained.assume_role(RoleArn=role["Arn"], RoleSessionName="bb", DurationSeconds=7200)
     assert "role chaining" in exc.value.response["Error"]["Message"]
-    assert chained.assume_role(RoleArn=role["Arn"], RoleSessionName="b")["AssumedRoleUser"]["Arn"].endswith("/chain/b")
+    assert chained.assume_role(RoleArn=role["Arn"], RoleSessionName="bb")["AssumedRoleUser"]["Arn"].endswith("/chain/bb")
 
 
 def test_invalid_session_name_is_validation_error(server: Server) -> None:
@@ -156,7 +156,7 @@ def test_session_policy_narrows_the_role(server: Server) -> None:
     server.client("iam").put_role_policy(RoleName="wide", PolicyName="all-iam", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
     narrow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]})
-    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="n", Policy=narrow)["Credentials"]
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="nn", Policy=narrow)["Credentials"]
     iam = _session_client(server, "iam", creds)
     assert iam.get_role(RoleName="wide")["Role"]["RoleName"] == "wide"
     with pytest.raises(botocore.exceptions.ClientError) as exc:
@@ -168,17 +168,17 @@ def test_session_policy_narrows_the_role(server: Server) -> None:
 def test_malformed_session_policy(server: Server) -> None:
     role = _make_role(server, "sp", _trust({"AWS": ACCOUNT}))
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="n", Policy='{"Version": "2012-10-17"}')
+        server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="nn", Policy='{"Version": "2012-10-17"}')
     assert exc.value.response["Error"]["Code"] == "MalformedPolicyDocument"
 
 
 def test_expired_session_is_rejected_at_the_second(server: Server) -> None:
     role = _make_role(server, "brief", _trust({"AWS": ACCOUNT}))
-    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="b", DurationSeconds=900)["Credentials"]
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="bb", DurationSeconds=900)["Credentials"]
     sts = _session_client(server, "sts", creds)
     server.clock.advance(899)
     try:
-        assert sts.get_caller_identity()["Arn"].endswith("/brief/b")
+        assert sts.get_caller_identity()["Arn"].endswith("/brief/bb")
         server.clock.advance(1)
         with pytest.raises(botocore.exceptions.ClientError) as exc:
             sts.get_caller_identity()
@@ -189,7 +189,7 @@ def test_expired_session_is_rejected_at_the_second(server: Server) -> None:
 
 def test_tampered_session_token_is_rejected(server: Server) -> None:
     role = _make_role(server, "tamper", _trust({"AWS": ACCOUNT}))
-    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="t")["Credentials"]
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="tt")["Credentials"]
     token = creds["SessionToken"]
     flipped = token[:40] + ("A" if token[40] != "A" else "B") + token[41:]
     with pytest.raises(botocore.exceptions.ClientError) as exc:
@@ -210,11 +210,11 @@ def test_source_identity_and_tags_are_kept(server: Server) -> None:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*",
                        "Condition": {"StringEquals": {"aws:PrincipalTag/team": "blue"}}}]}))
-    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="t", SourceIdentity="alice",
+    out = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="tt", SourceIdentity="alice",
                                            Tags=[{"Key": "team", "Value": "blue"}])
     assert out["SourceIdentity"] == "alice"
     assert "PackedPolicySize" in out
     assert _session_client(server, "iam", out["Credentials"]).get_role(RoleName="tagged")
-    other = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="t", Tags=[{"Key": "team", "Value": "red"}])
+    other = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="tt", Tags=[{"Key": "team", "Value": "red"}])
     with pytest.raises(botocore.exceptions.ClientError):
         _session_client(server, "iam", other["Credentials"]).get_role(RoleName="tagged")
