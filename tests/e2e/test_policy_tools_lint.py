@@ -72,3 +72,20 @@ def test_unused_lists_granted_actions_never_attempted(server: Server, capsys: py
     code, out = policy_cli(capsys, "unused", "--role", "unused-app", "--json", "--data-dir", str(server.data_dir))
     assert code == 0
     assert json.loads(out)["unused"] == ["iam:GetRole", "s3:CreateBucket"]
+
+
+def test_keyless_command_exit_codes_for_ci(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    clean, broad = tmp_path / "clean.json", tmp_path / "broad.json"
+    clean.write_text(json.dumps(READ_POLICY))
+    broad.write_text(json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+
+    def lint(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "keyless", "policy", "lint", *args], capture_output=True, text=True, timeout=60)
+
+    assert lint(str(clean)).returncode == 0
+    flagged = lint(str(broad), "--json")
+    assert flagged.returncode == 1 and json.loads(flagged.stdout)[0]["id"] == "SERVICE_WILDCARD_ON_ALL_RESOURCES"
+    assert lint(str(broad), "--fail-on", "error").returncode == 0
