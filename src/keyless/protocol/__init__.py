@@ -35,12 +35,16 @@ from functools import lru_cache
 
 from keyless.protocol.autherrors import AUTH_ERRORS, auth_error_for
 from keyless.protocol.base import Protocol
+from keyless.protocol.jsonrpc import JsonProtocol
 from keyless.protocol.models import load_service_model
 from keyless.protocol.query import Ec2Protocol, QueryProtocol
+from keyless.protocol.restxml import RestXmlProtocol
 
 PROTOCOLS: dict[str, type[Protocol]] = {
     "query": QueryProtocol,
     "ec2": Ec2Protocol,
+    "json": JsonProtocol,
+    "rest-xml": RestXmlProtocol,
 }
 
 

@@ -26,6 +26,7 @@ class Protocol(ABC):
     """One service's wire format. Instances are cached per service (see protocol_for)."""
 
     name: ClassVar[str]  # botocore protocol name: query, ec2, json, rest-xml
+    check_enums: ClassVar[bool] = True  # whether model enum sets are enforced by the wire layer
 
     def __init__(self, service_model: ServiceModel) -> None:
         self.service_model = service_model
@@ -73,7 +74,7 @@ class Protocol(ABC):
             params = self.decode(plan, req)
         except BadValue as exc:
             raise self.bad_value_error(plan, exc) from None
-        found = violations(plan.input, params)
+        found = violations(plan.input, params, enums=self.check_enums)
         if found:
             raise self.validation_error(plan, found)
         return params

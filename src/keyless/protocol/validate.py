@@ -33,10 +33,14 @@ class Violation:
     sensitive: bool = False
 
 
-def violations(node: Node | None, value: Any) -> list[Violation]:
+def violations(node: Node | None, value: Any, *, enums: bool = True) -> list[Violation]:
+    """Everything `value` breaks. `enums=False` leaves enum sets to the handlers (S3 answers
+    InvalidLocationConstraint, InvalidStorageClass, ... rather than a generic error)."""
     out: list[Violation] = []
     if node is not None and needs_check(node):
         _check(node, value, (), out)
+    if not enums:
+        out = [v for v in out if v.kind != "enum" and "enum value set" not in v.constraint]
     return out
 
 
