@@ -52,7 +52,8 @@ def uvicorn_config(app: KeylessApp, settings: Settings, **overrides: object):  #
     import uvicorn
 
     kw: dict[str, object] = dict(host=settings.host, port=settings.port, lifespan="on", log_level="warning",
-                                 http="httptools", loop="uvloop", access_log=False, server_header=False)
+                                 http="httptools", loop="uvloop", access_log=False, server_header=False,
+                                 proxy_headers=False)
     kw.update(overrides)
     return uvicorn.Config(app, **kw)  # type: ignore[arg-type]
 

@@ -22,7 +22,7 @@ from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.server import routing
 from keyless.server.state import AppState
 from keyless.services.base import RequestContext, Service, Target, call_handler, enforce
-from keyless.trail.events import ApiCall
+from keyless.trail.events import ApiCall, caller_snapshot, is_read_only, plain
 
 log = logging.getLogger("keyless.server")
 
@@ -62,6 +62,10 @@ class KeylessApp:
             resp = self._local(req)
         else:
             resp = await self.handle(req, receive)
+            if req.stream is not None and resp.status >= 300:
+                # S3 hook: a failed upload may have left its body unread (denied, or Expect: 100-continue
+                # answered early); reusing the connection would parse that body as the next request.
+                resp.headers.append(("connection", "close"))
         await _send_response(send, resp, head=req.method == "HEAD")
 
     # --- the pipeline ---------------------------------------------------------------------
@@ -74,6 +78,8 @@ class KeylessApp:
             if service_name is None:
                 form = dict(parse_qsl(req.body.decode("utf-8", "replace"))) if routing.is_form(req) else None
                 service_name = routing.service_from_shape(req, form)
+                if service_name == "s3":  # S3 hook: unsigned S3 requests read their body again in _serve
+                    receive = _replay(req.body)
         service = self.state.services.get(service_name)
         if service is None:
             service, service_name = self.state.services["sts"], "sts"  # answer in a query envelope
@@ -129,9 +135,9 @@ class KeylessApp:
         error = served.error
         recorder.record_call(ApiCall(
             time=self.state.clock.time(), service=ctx.service, operation=ctx.operation, region=ctx.region,
-            account=ctx.account, request_id=ctx.request_id, caller=ctx.caller, source_ip=ctx.request.client_ip,
-            user_agent=ctx.request.header("user-agent") or "", params=served.params or {},
-            output=served.output if error is None else None,
+            account=ctx.account, request_id=ctx.request_id, caller=caller_snapshot(ctx.caller),
+            source_ip=ctx.request.client_ip, user_agent=ctx.request.header("user-agent") or "",
+            params=plain(served.params or {}), output=plain(served.output) if error is None and not is_read_only(ctx.operation) else None,
             error_code=error.code if error is not None else None, error_message=error.message if error is not None else None,
             decisions=ctx.decisions, enforce=self.state.settings.enforce,
         ))
@@ -205,6 +211,16 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive() that hands over a body already read, once."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop() if pending else {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _body_stream(receive: Receive) -> AsyncIterator[bytes]:

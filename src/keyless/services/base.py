@@ -70,6 +70,9 @@ class Service:
     access: AccessMap
     denied: Callable[[RequestContext, Decision, Target], errors.AwsError] = access_denied
     allow_anonymous: frozenset[str] = frozenset()  # operations AWS serves unsigned
+    # Read operations whose output depends only on IAM state, caller and input: cached by the
+    # pipeline until the next IAM write (Database.generation), so repeated reads skip the store.
+    cacheable_reads: frozenset[str] = frozenset()
 
     @classmethod
     def from_module(cls, name: str, module: ModuleType, operations: list[str], access: AccessMap, **kw: Any) -> Service:
@@ -81,7 +84,7 @@ class Service:
 def enforce(ctx: RequestContext, service_denied: Callable[[RequestContext, Decision, Target], errors.AwsError],
             decision: Decision, target: Target) -> None:
     """Record one decision and apply the server's enforcement mode: `on` raises, `learn` and `off` let it pass."""
-    ctx.decisions.append(Decided(target.action, target.resource, decision.result, decision))
+    ctx.decisions.append(Decided.of(target.action, target.resource, decision))
     if not decision.allowed and ctx.state.settings.enforce == "on":
         raise service_denied(ctx, decision, target)
 

@@ -147,7 +147,10 @@ trail_events = Table(
     Column("access_key_id", String),
     Column("principal_arn", String, index=True),  # the role ARN for sessions, the user ARN for users
     Column("denied", Boolean, nullable=False),  # by a decision, whether or not enforcement applied it
-    Column("record", Text, nullable=False),  # the CloudTrail record as JSON
+    # JSON: a CloudTrail record (shape "record"), or the compact API call it is built from when
+    # read (shape "call") - building records on read keeps recording cheap on the request path.
+    Column("shape", String, nullable=False),
+    Column("record", Text, nullable=False),
 )
 
 trail_resources = Table(

@@ -1,56 +1,80 @@
-"""Trail rows: batched inserts and the queries LookupEvents and `keyless trail` need."""
+"""Trail rows: cheap batched inserts, and queries that hand back full CloudTrail records.
+
+API calls are stored compactly (the columns lookups need, plus the call as JSON) and turned into
+CloudTrail records when read: recording sits next to the request path, reading does not.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, and_, delete, insert, select
+from sqlalchemy import Connection, and_, delete, select
 
+from keyless.ids import request_id
 from keyless.store.schema import trail_events, trail_resources
+from keyless.trail.events import (
+    ApiCall,
+    call_from_json,
+    call_to_json,
+    category,
+    epoch,
+    is_read_only,
+    record,
+    resources_of,
+)
+
+_INSERT_EVENT = ("INSERT INTO trail_events (event_id, event_time, event_name, event_source, category, read_only, username, "
+                 "access_key_id, principal_arn, denied, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_RESOURCE = "INSERT OR IGNORE INTO trail_resources (event_id, resource_type, resource_name) VALUES (?, ?, ?)"
 
 
-def _epoch(iso_time: str) -> float:
-    return datetime.strptime(iso_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=__import__("datetime").timezone.utc).timestamp()
+def insert(conn: Connection, items: Iterable[ApiCall | dict[str, Any]]) -> int:
+    """Store API calls and ready-made records in one batch; returns how many were stored."""
+    events, resources = [], []
+    for item in items:
+        row, res = _call_row(item) if isinstance(item, ApiCall) else _record_row(item)
+        events.append(row)
+        resources.extend((row[0], kind, name) for kind, name in res)
+    if events:
+        conn.exec_driver_sql(_INSERT_EVENT, events)
+    if resources:
+        conn.exec_driver_sql(_INSERT_RESOURCE, resources)
+    return len(events)
 
 
-def _username(rec: dict[str, Any]) -> str | None:
-    ident = rec.get("userIdentity") or {}
-    if ident.get("type") == "AssumedRole":
-        return (ident.get("arn") or "").rsplit("/", 1)[-1] or None
-    return ident.get("userName")
+def _call_row(call: ApiCall) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
+    caller = call.caller
+    if caller["type"] == "AssumedRole":
+        username = (caller["arn"] or "").rsplit("/", 1)[-1] or None
+    else:
+        username = caller["username"]
+    denied = any(d.result != "allowed" for d in call.decisions) or call.error_code in ("AccessDenied", "UnauthorizedOperation")
+    event_id = request_id()
+    row = (event_id, call.time, call.operation, f"{call.service}.amazonaws.com", category(call.service, call.operation),
+           is_read_only(call.operation), username, caller["access_key_id"], caller["principal_arn"] or caller["arn"],
+           denied, "call", json.dumps([event_id, call_to_json(call)]))
+    return row, [(r["type"], r["ARN"]) for r in resources_of(call.decisions, call.account)]
 
 
-def _principal_arn(rec: dict[str, Any]) -> str | None:
+def _record_row(rec: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
     ident = rec.get("userIdentity") or {}
     issuer = (ident.get("sessionContext") or {}).get("sessionIssuer") or {}
-    return issuer.get("arn") or ident.get("arn")
+    username = (ident.get("arn") or "").rsplit("/", 1)[-1] if ident.get("type") == "AssumedRole" else ident.get("userName")
+    row = (rec["eventID"], epoch(rec["eventTime"]), rec["eventName"], rec["eventSource"], rec.get("eventCategory", "Management"),
+           bool(rec.get("readOnly")), username or None, ident.get("accessKeyId") or None, issuer.get("arn") or ident.get("arn"),
+           rec.get("errorCode") in ("AccessDenied", "Client.UnauthorizedOperation"), "record", json.dumps(rec, default=str))
+    return row, [(r.get("type", ""), r.get("ARN", "")) for r in rec.get("resources") or ()]
 
 
-def insert_records(conn: Connection, records: Iterable[dict[str, Any]]) -> None:
-    events, resources = [], []
-    for rec in records:
-        decisions = (rec.get("keyless") or {}).get("decisions") or []
-        events.append({
-            "event_id": rec["eventID"], "event_time": _epoch(rec["eventTime"]), "event_name": rec["eventName"],
-            "event_source": rec["eventSource"], "category": rec.get("eventCategory", "Management"),
-            "read_only": bool(rec.get("readOnly")), "username": _username(rec),
-            "access_key_id": (rec.get("userIdentity") or {}).get("accessKeyId") or None,
-            "principal_arn": _principal_arn(rec),
-            "denied": any(d["result"] != "allowed" for d in decisions) or rec.get("errorCode") in ("AccessDenied", "Client.UnauthorizedOperation"),
-            "record": json.dumps(rec, separators=(",", ":"), default=str),
-        })
-        seen = set()
-        for res in rec.get("resources") or ():
-            key = (res.get("type", ""), res.get("ARN", ""))
-            if key not in seen:
-                seen.add(key)
-                resources.append({"event_id": rec["eventID"], "resource_type": key[0], "resource_name": key[1]})
-    if events:
-        conn.execute(insert(trail_events), events)
-    if resources:
-        conn.execute(insert(trail_resources), resources)
+def full_record(row: dict[str, Any]) -> dict[str, Any]:
+    """The CloudTrail record of a stored row."""
+    if row["shape"] == "record":
+        return dict(json.loads(row["record"]))
+    event_id, call = json.loads(row["record"])
+    rec = record(call_from_json(call))
+    rec["eventID"] = event_id
+    return rec
 
 
 def delete_before(conn: Connection, epoch: float) -> None:
@@ -61,7 +85,8 @@ def query(conn: Connection, *, start: float | None = None, end: float | None = N
           attribute: tuple[str, str] | None = None, principal_arn: str | None = None, denied_only: bool = False,
           before: tuple[float, str] | None = None, after: tuple[float, str] | None = None, limit: int = 50,
           oldest_first: bool = False) -> list[dict[str, Any]]:
-    """Events newest first (or oldest first), paged by (event_time, event_id) cursors."""
+    """Events newest first (or oldest first), paged by (event_time, event_id) cursors; each row's
+    "record" is the full CloudTrail record as JSON text."""
     t = trail_events
     where = [t.c.category.in_(categories)]
     if start is not None:
@@ -79,8 +104,10 @@ def query(conn: Connection, *, start: float | None = None, end: float | None = N
     if attribute is not None:
         where.append(_attribute_clause(*attribute))
     order = (t.c.event_time.asc(), t.c.event_id.asc()) if oldest_first else (t.c.event_time.desc(), t.c.event_id.desc())
-    stmt = select(t).where(and_(*where)).order_by(*order).limit(limit)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    rows = [dict(r) for r in conn.execute(select(t).where(and_(*where)).order_by(*order).limit(limit)).mappings()]
+    for row in rows:
+        row["record"] = json.dumps(full_record(row), separators=(",", ":"), default=str)
+    return rows
 
 
 def _attribute_clause(key: str, value: str):  # type: ignore[no-untyped-def]

@@ -7,12 +7,13 @@ redacted from request parameters and response elements.
 
 from __future__ import annotations
 
-import uuid
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from keyless.auth.principals import Caller
+from keyless.ids import request_id
 
 EVENT_VERSION = "1.10"
 _REDACTED_KEYS = {"secretAccessKey", "sessionToken", "secretKey", "password", "privateKey"}
@@ -28,20 +29,19 @@ S3_DATA_EVENTS = frozenset({
 
 @dataclass(frozen=True)
 class Decided:
-    """One authorization decision taken for the request, for the trail's `why`.
-
-    The explanation re-walks the policies, so it is built by the recorder's thread, not on the
-    request path: `decision` is kept and `reason` is derived when the record is written.
-    """
+    """One authorization decision taken for the request, for the trail's `why` (plain data)."""
 
     action: str
     resource: str
     result: str  # allowed | explicitDeny | implicitDeny
-    decision: Any = field(default=None, repr=False, compare=False)
+    reason: str
 
-    @property
-    def reason(self) -> str:
-        return self.decision.explanation if self.decision is not None else ""
+    @classmethod
+    def of(cls, action: str, resource: str, decision: Any) -> Decided:
+        if decision.allowed:  # the cheap answer; the full explanation re-walks policies, so only denials get it
+            sources = sorted({s.policy.policy_id or s.policy.name for s in decision.statements})
+            return cls(action, resource, decision.result, f"allowed by {', '.join(sources)}" if sources else "allowed")
+        return cls(action, resource, decision.result, str(decision.explanation))
 
 
 @dataclass
@@ -54,7 +54,7 @@ class ApiCall:
     region: str
     account: str
     request_id: str
-    caller: Caller
+    caller: dict[str, Any]  # caller_snapshot(): plain, secret-free
     source_ip: str
     user_agent: str
     params: Mapping[str, Any]
@@ -63,6 +63,28 @@ class ApiCall:
     error_message: str | None = None
     decisions: list[Decided] = field(default_factory=list)
     enforce: str = "on"
+
+
+_CALL_FIELDS = ("time", "service", "operation", "region", "account", "request_id", "caller", "source_ip", "user_agent",
+                "params", "output", "error_code", "error_message", "decisions", "enforce")
+
+
+def call_to_json(call: ApiCall) -> str:
+    values = [getattr(call, name) for name in _CALL_FIELDS]
+    values[13] = [(d.action, d.resource, d.result, d.reason) for d in call.decisions]
+    return json.dumps(values, separators=(",", ":"), default=_json_default)
+
+
+def call_from_json(text: str) -> ApiCall:
+    values = dict(zip(_CALL_FIELDS, json.loads(text)))
+    values["decisions"] = [Decided(*d) for d in values["decisions"]]
+    return ApiCall(**values)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%b %d, %Y, %I:%M:%S %p")
+    return str(value)
 
 
 def is_read_only(operation: str) -> bool:
@@ -77,36 +99,74 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def user_identity(caller: Caller) -> dict[str, Any]:
-    if caller.is_anonymous:
+def epoch(iso_time: str) -> float:
+    """CloudTrail's eventTime back to epoch seconds."""
+    return datetime.strptime(iso_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def caller_snapshot(caller: Caller) -> dict[str, Any]:
+    """What the trail needs to know of a caller: plain values, never its secret or token."""
+    claims = caller.session
+    snap: dict[str, Any] = {"type": caller.type, "account": caller.account, "arn": caller.arn, "user_id": caller.user_id,
+                            "principal_arn": caller.principal_arn, "username": caller.username,
+                            "access_key_id": caller.access_key_id, "owner_id": caller.owner_id}
+    if claims is not None:
+        snap["issued_at"] = claims.issued_at
+        snap["mfa"] = bool(claims.mfa)
+        snap["source_identity"] = claims.source_identity
+        snap["role_delivery"] = (claims.ec2 or {}).get("ec2:RoleDelivery")
+    return snap
+
+
+def user_identity(caller: dict[str, Any]) -> dict[str, Any]:
+    if caller["type"] == "Anonymous":
         return {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}
-    if caller.type == "AssumedRole":
-        claims = caller.session
-        role_id = (caller.owner_id or "")
+    session = "issued_at" in caller
+    if caller["type"] == "AssumedRole":
         identity: dict[str, Any] = {
-            "type": "AssumedRole", "principalId": caller.user_id, "arn": caller.arn, "accountId": caller.account,
-            "accessKeyId": caller.access_key_id or "",
+            "type": "AssumedRole", "principalId": caller["user_id"], "arn": caller["arn"], "accountId": caller["account"],
+            "accessKeyId": caller["access_key_id"] or "",
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": role_id, "arn": caller.principal_arn,
-                                  "accountId": caller.account, "userName": (caller.principal_arn or "").rsplit("/", 1)[-1]},
+                "sessionIssuer": {"type": "Role", "principalId": caller["owner_id"] or "", "arn": caller["principal_arn"],
+                                  "accountId": caller["account"],
+                                  "userName": (caller["principal_arn"] or "").rsplit("/", 1)[-1]},
                 "webIdFederationData": {},
-                "attributes": {"creationDate": iso(claims.issued_at) if claims else "",
-                               "mfaAuthenticated": "true" if getattr(claims, "mfa", False) else "false"},
+                "attributes": {"creationDate": iso(caller["issued_at"]) if session else "",
+                               "mfaAuthenticated": "true" if caller.get("mfa") else "false"},
             },
         }
-        ec2 = getattr(claims, "ec2", None) or {}
-        if ec2.get("ec2:RoleDelivery"):
-            identity["sessionContext"]["ec2RoleDelivery"] = ec2["ec2:RoleDelivery"]
-        if getattr(claims, "source_identity", None):
-            identity["sessionContext"]["sourceIdentity"] = claims.source_identity
+        if caller.get("role_delivery"):
+            identity["sessionContext"]["ec2RoleDelivery"] = caller["role_delivery"]
+        if caller.get("source_identity"):
+            identity["sessionContext"]["sourceIdentity"] = caller["source_identity"]
         return identity
-    identity = {"type": "Root" if caller.type == "Root" else "IAMUser", "principalId": caller.user_id, "arn": caller.arn,
-                "accountId": caller.account, "accessKeyId": caller.access_key_id or ""}
-    if caller.username:
-        identity["userName"] = caller.username
-    if caller.session is not None:
-        identity["sessionContext"] = {"attributes": {"creationDate": iso(caller.session.issued_at), "mfaAuthenticated": "false"}}
+    identity = {"type": "Root" if caller["type"] == "Root" else "IAMUser", "principalId": caller["user_id"],
+                "arn": caller["arn"], "accountId": caller["account"], "accessKeyId": caller["access_key_id"] or ""}
+    if caller["username"]:
+        identity["userName"] = caller["username"]
+    if session:
+        identity["sessionContext"] = {"attributes": {"creationDate": iso(caller["issued_at"]), "mfaAuthenticated": "false"}}
     return identity
+
+
+_PLAIN = (str, int, float, bool, type(None), datetime)
+
+
+_SECRET_MEMBERS = frozenset({"SecretAccessKey", "SessionToken", "Password", "NewPassword", "OldPassword",
+                             "PrivateKey", "SecretKey", "Token"})
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+
+def plain(value: Any) -> Any:
+    """A copy of request/response data fit to store: secrets hidden, no streams, no bytes."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, Mapping):
+        return {k: HIDDEN if k in _SECRET_MEMBERS else plain(v)
+                for k, v in value.items() if isinstance(v, (_PLAIN, Mapping, list, tuple))}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value if isinstance(v, (_PLAIN, Mapping, list, tuple))]
+    return None
 
 
 def camel(value: Any) -> Any:
@@ -116,7 +176,7 @@ def camel(value: Any) -> Any:
         for key, item in value.items():
             name = key[:1].lower() + key[1:]
             if name in _REDACTED_KEYS:
-                out[name] = "HIDDEN_DUE_TO_SECURITY_REASONS"
+                out[name] = HIDDEN
             elif name == "body":
                 continue
             else:
@@ -145,14 +205,14 @@ def record(call: ApiCall) -> dict[str, Any]:
         "requestParameters": camel(call.params) or None,
         "responseElements": None if is_read_only(call.operation) or call.output is None else camel(call.output) or None,
         "requestID": call.request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": request_id(),
         "readOnly": is_read_only(call.operation),
         "eventType": "AwsApiCall",
         "managementEvent": category(call.service, call.operation) == "Management",
         "recipientAccountId": call.account,
         "eventCategory": category(call.service, call.operation),
     }
-    resources = _resources(call.decisions, call.account)
+    resources = resources_of(call.decisions, call.account)
     if resources:
         rec["resources"] = resources
     if call.error_code:
@@ -171,7 +231,7 @@ _RESOURCE_TYPES = {
 }
 
 
-def _resources(decisions: list[Decided], account: str) -> list[dict[str, str]]:
+def resources_of(decisions: list[Decided], account: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for d in decisions:
         if d.resource == "*" or not d.resource.startswith("arn:"):
@@ -202,8 +262,8 @@ def ec2_credential_delivery(*, time: float, region: str, account: str, role_arn:
                             "expiration": datetime.fromtimestamp(expiration, tz=timezone.utc).strftime("%b %d, %Y, %I:%M:%S %p")},
             "assumedRoleUser": {"assumedRoleId": assumed_role_id, "arn": session_arn},
         },
-        "requestID": str(uuid.uuid4()), "eventID": str(uuid.uuid4()), "readOnly": True,
+        "requestID": request_id(), "eventID": request_id(), "readOnly": True,
         "resources": [{"accountId": account, "type": "AWS::IAM::Role", "ARN": role_arn}],
         "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
-        "sharedEventID": str(uuid.uuid4()), "eventCategory": "Management",
+        "sharedEventID": request_id(), "eventCategory": "Management",
     }

@@ -1,38 +1,44 @@
-"""The recorder: the request path enqueues, a background thread shapes and writes in batches.
+"""The recorder: the request path appends plain data to a queue; a writer thread stores batches.
 
-The queue is bounded. When it is full the event is counted in `dropped` (reported by the health
-endpoint and logged), never silently lost and never allowed to slow or fail the request.
+Recording must cost the request path almost nothing: the pipeline hands over a small,
+secret-free ApiCall (no JSON, no I/O), and the writer thread stores it compactly; the full
+CloudTrail record is built only when someone reads it (store/trail.py). The queue is bounded:
+when it is full the event is counted in `dropped` (reported by the health endpoint and logged),
+never silently lost and never allowed to slow or fail the request. FLUSH_SECONDS bounds how
+stale the stored history can be.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import queue
 import threading
+import time
+from collections import deque
 from typing import Any
 
 from keyless.store import trail as trail_store
 from keyless.store.db import Database
-from keyless.trail.events import ApiCall, record
+from keyless.trail.events import ApiCall
 
 log = logging.getLogger("keyless.trail")
 
-QUEUE_LIMIT = 50_000
-BATCH = 500
+QUEUE_LIMIT = 100_000
+BATCH = 1000
 FLUSH_SECONDS = 0.2
 
 
 class Recorder:
     def __init__(self, db: Database, retention_days: float = 90.0) -> None:
         self._db = db
-        self._queue: queue.Queue[ApiCall | dict[str, Any] | None] = queue.Queue(maxsize=QUEUE_LIMIT)
+        # deque.append and popleft are atomic: the request path takes no lock.
+        self._queue: deque[ApiCall | dict[str, Any]] = deque()
         self._thread: threading.Thread | None = None
-        self._flushed = threading.Condition()
-        self._pending = 0
+        self._stop = threading.Event()
         self.retention_days = retention_days
-        self.dropped = 0
+        self.enqueued = 0  # incremented by the request path only
+        self.processed = 0  # incremented by the writer thread only
         self.written = 0
+        self.dropped = 0
 
     # --- request path -----------------------------------------------------------------------
 
@@ -44,14 +50,13 @@ class Recorder:
         self._put(event)
 
     def _put(self, item: ApiCall | dict[str, Any]) -> None:
-        try:
-            self._queue.put_nowait(item)
-            with self._flushed:
-                self._pending += 1
-        except queue.Full:
+        if len(self._queue) >= QUEUE_LIMIT:
             self.dropped += 1
             if self.dropped in (1, 100, 10_000) or self.dropped % 100_000 == 0:
                 log.warning("trail queue full: %d events not recorded so far", self.dropped)
+            return
+        self._queue.append(item)
+        self.enqueued += 1
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -60,68 +65,42 @@ class Recorder:
 
     def start_thread(self) -> None:
         if self._thread is None:
-            self._prune()
+            with self._db.begin(iam=False) as conn:
+                trail_store.delete_before(conn, time.time() - self.retention_days * 86400)
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="keyless-trail", daemon=True)
             self._thread.start()
 
     async def stop(self) -> None:
         if self._thread is not None:
-            self._queue.put(None)
+            self._stop.set()
             self._thread.join(timeout=30)
             self._thread = None
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything queued so far is written (tests and `keyless trail` use it)."""
-        with self._flushed:
-            self._flushed.wait_for(lambda: self._pending == 0, timeout=timeout)
+        """Wait until everything queued so far is stored (LookupEvents and tests use it)."""
+        target, deadline = self.enqueued, time.monotonic() + timeout
+        while self.processed < target and self._thread is not None and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     # --- writer thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch: list[ApiCall | dict[str, Any]] = []
-            try:
-                item = self._queue.get(timeout=FLUSH_SECONDS)
-                if item is None:
-                    stopping = True
-                else:
-                    batch.append(item)
-                while len(batch) < BATCH:
-                    item = self._queue.get_nowait()
-                    if item is None:
-                        stopping = True
-                        break
-                    batch.append(item)
-            except queue.Empty:
-                pass
-            if batch:
+        while True:
+            stopping = self._stop.wait(FLUSH_SECONDS)
+            while self._queue:
+                batch = []
+                while self._queue and len(batch) < BATCH:
+                    batch.append(self._queue.popleft())
                 self._write(batch)
+            if stopping:
+                return
 
     def _write(self, batch: list[ApiCall | dict[str, Any]]) -> None:
-        rows = []
-        for item in batch:
-            try:
-                rows.append(item if isinstance(item, dict) else record(item))
-            except Exception:  # a bad record must not stop the trail
-                log.exception("could not build a trail record")
         try:
             with self._db.begin(iam=False) as conn:
-                trail_store.insert_records(conn, rows)
-            self.written += len(rows)
-        except Exception:
-            log.exception("could not write %d trail records", len(rows))
-            self.dropped += len(rows)
-        with self._flushed:
-            self._pending -= len(batch)
-            self._flushed.notify_all()
-
-    def _prune(self) -> None:
-        import time
-
-        with self._db.begin(iam=False) as conn:
-            trail_store.delete_before(conn, time.time() - self.retention_days * 86400)
-
-
-def dumps(rec: dict[str, Any]) -> str:
-    return json.dumps(rec, separators=(",", ":"), default=str)
+                self.written += trail_store.insert(conn, batch)
+        except Exception:  # the trail must never take the server down; the loss is counted
+            log.exception("could not store %d trail events", len(batch))
+            self.dropped += len(batch)
+        self.processed += len(batch)

@@ -55,7 +55,7 @@ def data_dir(tmp_path: Path) -> Path:
         iam_store.insert_role(conn, id="AROAOPEN", account=ACCOUNT, name="open-role", path="/",
                               arn=f"arn:aws:iam::{ACCOUNT}:role/open-role", created=0.0, trust_policy=OPEN_TRUST)
     with db.begin(iam=False) as conn:
-        trail_store.insert_records(conn, [
+        trail_store.insert(conn, [
             record("2026-01-01T00:00:00Z", "GetObject", ("s3:GetObject", f"{BUCKET}/in/a.csv")),
             record("2026-01-01T00:00:01Z", "GetObject", ("s3:GetObject", f"{BUCKET}/in/b.csv")),
             record("2026-01-01T00:00:02Z", "PutObject", ("s3:PutObject", f"{BUCKET}/out/1.json")),

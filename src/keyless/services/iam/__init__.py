@@ -26,5 +26,13 @@ def operations() -> list[str]:
     return list(botocore.session.get_session().get_service_model("iam").operation_names)
 
 
+# Reads whose answer is a function of IAM state, the caller and the input alone: the pipeline
+# caches their output until the next IAM write. Last-used and access-report reads are not.
+_UNCACHEABLE = {"GetAccessKeyLastUsed", "GetServiceLastAccessedDetails", "GetServiceLastAccessedDetailsWithEntities",
+                "GetCredentialReport", "GenerateServiceLastAccessedDetails", "GenerateCredentialReport"}
+
+
 def service(state: AppState) -> Service:
-    return Service.from_module("iam", handlers, operations(), access_map(state.db))
+    ops = operations()
+    cacheable = frozenset(op for op in ops if op.startswith(("Get", "List")) and op not in _UNCACHEABLE)
+    return Service.from_module("iam", handlers, ops, access_map(state.db), cacheable_reads=cacheable)
