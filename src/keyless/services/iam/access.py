@@ -102,6 +102,8 @@ def _resource(ctx: RequestContext, params: dict[str, Any], arns: EntityArns) -> 
         return params.get("PolicyArn") or "*", []
     if op == "SimulatePrincipalPolicy":
         return params.get("PolicySourceArn") or "*", []
+    if op == "GenerateServiceLastAccessedDetails":
+        return params.get("Arn") or "*", []
     return "*", []
 
 

@@ -10,3 +10,4 @@ from keyless.services.iam.managed import *  # noqa: F401,F403
 from keyless.services.iam.roles import *  # noqa: F401,F403
 from keyless.services.iam.simulate import *  # noqa: F401,F403
 from keyless.services.iam.users import *  # noqa: F401,F403
+from keyless.services.iam.last_accessed import *  # noqa: F401,F403
