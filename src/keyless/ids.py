@@ -8,7 +8,6 @@ import secrets
 import string
 import uuid
 
-_UPPER_ALNUM = string.ascii_uppercase + string.digits
 _BASE32 = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
 
@@ -23,8 +22,8 @@ def _draw(alphabet: str, n: int) -> str:
 
 
 def unique_id(prefix: str) -> str:
-    """IAM unique ids: AIDA/AROA/AIPA/ANPA/ANVA + 17 characters (21 in all)."""
-    return prefix + _draw(_UPPER_ALNUM, 17)
+    """IAM unique ids: AIDA/AROA/AIPA/ANPA/ANVA + 17 base32 characters (21 in all), as AWS writes them."""
+    return prefix + _draw(_BASE32, 17)
 
 
 def user_id() -> str:
