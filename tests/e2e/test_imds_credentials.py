@@ -16,6 +16,7 @@ import pytest
 from botocore.credentials import CredentialResolver, InstanceMetadataProvider
 from botocore.utils import InstanceMetadataFetcher
 
+from keyless.store import trail as trail_store
 from keyless.testing import Server
 
 ACCOUNT = "123456789012"
@@ -250,8 +251,9 @@ def test_each_delivery_is_an_assume_role_by_ec2_in_the_trail(server: Server, app
     recorder = server.app.state.components["trail"]
     recorder.flush()
     with server.app.state.db.read() as conn:
-        records = [json.loads(r[0]) for r in conn.exec_driver_sql(
-            "SELECT record FROM trail_events WHERE event_name IN ('AssumeRole', 'ListBuckets')")]
+        rows = conn.exec_driver_sql(
+            "SELECT shape, record FROM trail_events WHERE event_name IN ('AssumeRole', 'ListBuckets')").mappings()
+        records = [trail_store.full_record(dict(r)) for r in rows]
     deliveries = [r for r in records if r["eventName"] == "AssumeRole"
                   and r["requestParameters"].get("roleSessionName") == instance_id]
     assert deliveries and deliveries[0]["userIdentity"] == {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}
