@@ -4,6 +4,7 @@ options, stop/start, the identity document and the trail's delivery records."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import uuid
@@ -26,8 +27,14 @@ ACCOUNT_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}]}
 
 
+@functools.lru_cache(maxsize=None)
+def cached_client(server: Server, service: str) -> Any:
+    """The admin's client per service: building boto3 clients is what these tests would spend time on."""
+    return server.client(service)
+
+
 def make_profile(server: Server, name: str, trust: dict[str, Any] = EC2_TRUST, policy: dict[str, Any] | None = None) -> dict[str, Any]:
-    iam = server.client("iam")
+    iam = cached_client(server, "iam")
     role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
     if policy is not None:
         iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
@@ -40,7 +47,7 @@ def launch(server: Server, profile: dict[str, Any] | None = None, **kw: Any) -> 
     params: dict[str, Any] = {"ImageId": "ami-12345678", "InstanceType": "t3.micro", "MinCount": 1, "MaxCount": 1, **kw}
     if profile is not None:
         params["IamInstanceProfile"] = {"Arn": profile["profile"]["Arn"]}
-    return str(server.client("ec2").run_instances(**params)["Instances"][0]["InstanceId"])
+    return str(cached_client(server, "ec2").run_instances(**params)["Instances"][0]["InstanceId"])
 
 
 def imds_url(server: Server, instance_id: str) -> str:
@@ -145,7 +152,7 @@ def test_trust_without_ec2_reports_assume_role_unauthorized_until_fixed(server: 
     assert document["Message"].startswith(f"EC2 cannot assume the role {name}.")
     assert json.loads(get(url, "/latest/meta-data/iam/info")[1])["Code"] == "Success"
     assert InstanceMetadataFetcher(timeout=2, num_attempts=1, base_url=url, env={}).retrieve_iam_role_credentials() == {}
-    server.client("iam").update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(EC2_TRUST))
+    cached_client(server, "iam").update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(EC2_TRUST))
     assert json.loads(get(url, f"/latest/meta-data/iam/security-credentials/{name}")[1])["Code"] == "Success"
 
 
@@ -155,7 +162,7 @@ def test_replace_switches_the_role_and_old_credentials_stay_valid(server: Server
     instance_id = launch(server, first)
     url = imds_url(server, instance_id)
     old = v1_credentials(url, first["role"]["RoleName"])
-    ec2 = server.client("ec2")
+    ec2 = cached_client(server, "ec2")
     association = ec2.describe_iam_instance_profile_associations(
         Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"][0]
     ec2.replace_iam_instance_profile_association(AssociationId=association["AssociationId"],
@@ -175,7 +182,7 @@ def test_disassociate_removes_the_iam_tree(server: Server) -> None:
     instance_id = launch(server, setup)
     url = imds_url(server, instance_id)
     old = v1_credentials(url, setup["role"]["RoleName"])
-    ec2 = server.client("ec2")
+    ec2 = cached_client(server, "ec2")
     association = ec2.describe_iam_instance_profile_associations(
         Filters=[{"Name": "instance-id", "Values": [instance_id]}])["IamInstanceProfileAssociations"][0]
     ec2.disassociate_iam_instance_profile(AssociationId=association["AssociationId"])
@@ -189,7 +196,7 @@ def test_profile_without_a_role_and_deleted_profile_are_reported_in_info(server:
     setup = make_profile(server, f"hollow-{uuid.uuid4().hex[:8]}")
     name = setup["role"]["RoleName"]
     url = imds_url(server, launch(server, setup))
-    iam = server.client("iam")
+    iam = cached_client(server, "iam")
     iam.remove_role_from_instance_profile(InstanceProfileName=name, RoleName=name)
     info = json.loads(get(url, "/latest/meta-data/iam/info")[1])
     assert info["Code"] != "Success" and "does not contain a role" in info["Message"]
@@ -201,7 +208,7 @@ def test_profile_without_a_role_and_deleted_profile_are_reported_in_info(server:
 def test_metadata_options_take_effect_on_the_next_request(server: Server) -> None:
     instance_id = launch(server)
     url = imds_url(server, instance_id)
-    ec2 = server.client("ec2")
+    ec2 = cached_client(server, "ec2")
     assert get(url, "/latest/meta-data/instance-id") == (200, instance_id.encode())
     ec2.modify_instance_metadata_options(InstanceId=instance_id, HttpTokens="required")
     assert get(url, "/latest/meta-data/instance-id")[0] == 401
@@ -220,7 +227,7 @@ def test_stop_closes_the_service_and_start_reopens_it_on_the_same_port(server: S
     instance_id = launch(server)
     url = imds_url(server, instance_id)
     old_token = token(url)
-    ec2 = server.client("ec2")
+    ec2 = cached_client(server, "ec2")
     ec2.stop_instances(InstanceIds=[instance_id])
     assert server.app.state.components["imds"].endpoint(instance_id) is None
     with pytest.raises(OSError):
@@ -235,7 +242,7 @@ def test_stop_closes_the_service_and_start_reopens_it_on_the_same_port(server: S
 def test_instance_facts_match_describe_and_the_identity_document(server: Server) -> None:
     instance_id = launch(server, UserData="echo hello")
     url = imds_url(server, instance_id)
-    described = server.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    described = cached_client(server, "ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     assert get(url, "/latest/meta-data/local-ipv4")[1].decode() == described["PrivateIpAddress"]
     assert get(url, "/latest/meta-data/mac")[1].decode() == described["NetworkInterfaces"][0]["MacAddress"]
     assert get(url, "/latest/user-data") == (200, b"echo hello")
@@ -248,15 +255,19 @@ def test_each_delivery_is_an_assume_role_by_ec2_in_the_trail(server: Server, app
     instance_id = launch(server, app_role)
     session = imds_session(server, imds_url(server, instance_id))
     client(server, session, "s3").list_buckets()
-    recorder = server.app.state.components["trail"]
-    recorder.flush()
-    with server.app.state.db.read() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT shape, record FROM trail_events WHERE event_name IN ('AssumeRole', 'ListBuckets')").mappings()
-        records = [trail_store.full_record(dict(r)) for r in rows]
-    deliveries = [r for r in records if r["eventName"] == "AssumeRole"
-                  and r["requestParameters"].get("roleSessionName") == instance_id]
+    key = session.get_credentials().get_frozen_credentials().access_key
+    server.app.state.components["trail"].flush()
+    trail = server.client("cloudtrail")
+
+    def lookup(key_name: str, value: str) -> list[dict[str, Any]]:
+        pages = trail.get_paginator("lookup_events").paginate(
+            LookupAttributes=[{"AttributeKey": key_name, "AttributeValue": value}])
+        return [json.loads(e["CloudTrailEvent"]) for page in pages for e in page["Events"]]
+
+    deliveries = [r for r in lookup("EventName", "AssumeRole")
+                  if (r.get("requestParameters") or {}).get("roleSessionName") == instance_id]
     assert deliveries and deliveries[0]["userIdentity"] == {"type": "AWSService", "invokedBy": "ec2.amazonaws.com"}
     assert deliveries[0]["requestParameters"]["roleArn"] == app_role["role"]["Arn"]
-    calls = [r for r in records if r["eventName"] == "ListBuckets" and r["userIdentity"].get("arn", "").endswith(instance_id)]
+    assert deliveries[0]["responseElements"]["credentials"]["accessKeyId"] == key
+    calls = [r for r in lookup("AccessKeyId", key) if r["eventName"] == "ListBuckets"]
     assert calls and calls[0]["userIdentity"]["sessionContext"]["ec2RoleDelivery"] == "2.0"

@@ -46,9 +46,12 @@ class ImdsManager:
 
     @property
     def signer(self) -> IdentitySigner:
-        if self._signer is None:  # RSA key generation is slow: only when the first instance runs
+        if self._signer is None:  # RSA key generation is slow: only when a document is first asked for
             self._signer = IdentitySigner(self._state.settings.data_dir, self._state.settings.account_id)
         return self._signer
+
+    def _identity_documents(self, view: InstanceView) -> dict[str, str]:
+        return self.signer.documents(view)
 
     # --- lifespan -----------------------------------------------------------------------------
 
@@ -72,7 +75,7 @@ class ImdsManager:
         if held is not None:
             held[0].update(view)
             return
-        service = InstanceMetadataService(view, self.source, self.tokens, self.signer.documents)
+        service = InstanceMetadataService(view, self.source, self.tokens, self._identity_documents)
         listener = Listener(port, service)
         try:
             await listener.start()
