@@ -19,12 +19,15 @@ from keyless.clock import Clock
 MIN_TTL = 1
 MAX_TTL = 21600  # six hours [v2]
 _MAC_BYTES = 24
+_CHECKED_LIMIT = 10_000
 
 
 class TokenIssuer:
     def __init__(self, clock: Clock, key: bytes | None = None) -> None:
         self._clock = clock
         self._key = key or secrets.token_bytes(32)
+        # Tokens already verified (an SDK sends one token with each of its requests).
+        self._checked: dict[tuple[str, str], int] = {}
 
     def issue(self, boot: str, ttl: int) -> str:
         expiry = int(self._clock.time()) + ttl
@@ -33,17 +36,29 @@ class TokenIssuer:
 
     def valid(self, token: str, boot: str) -> bool:
         """True for an unexpired token issued for this boot of this instance."""
+        expiry = self._checked.get((token, boot))
+        if expiry is None:
+            expiry = self._verify(token, boot)
+            if expiry is None:
+                return False
+            if len(self._checked) >= _CHECKED_LIMIT:
+                self._checked.clear()
+            self._checked[(token, boot)] = expiry
+        return self._clock.time() < expiry
+
+    def _verify(self, token: str, boot: str) -> int | None:
+        """The token's expiry if its MAC is right for this boot, else None."""
         try:
             raw = base64.urlsafe_b64decode(token.encode("ascii") + b"=" * (-len(token) % 4))
         except (ValueError, UnicodeEncodeError):
-            return False
+            return None
         if len(raw) != 16 + _MAC_BYTES:
-            return False
+            return None
         payload, mac = raw[:16], raw[16:]
         if not hmac.compare_digest(mac, self._mac(boot, payload)):
-            return False
+            return None
         (expiry,) = struct.unpack(">Q", payload[:8])
-        return self._clock.time() < expiry
+        return int(expiry)
 
     def _mac(self, boot: str, payload: bytes) -> bytes:
         return hmac.new(self._key, boot.encode() + b"\0" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
