@@ -79,7 +79,8 @@ def instance_session(server: Server, instance_id: str) -> Any:
     info = find_instance(server.data_dir, instance_id)
     if info is None or info.imds_endpoint is None:
         raise RuntimeError(f"instance {instance_id} has no running metadata service")
-    fetcher = InstanceMetadataFetcher(timeout=2, num_attempts=2, base_url=info.imds_endpoint.rstrip("/"))
+    # env={}: this session asks this loopback IMDS explicitly, whatever AWS_EC2_METADATA_DISABLED says.
+    fetcher = InstanceMetadataFetcher(timeout=2, num_attempts=2, base_url=info.imds_endpoint.rstrip("/"), env={})
     core = botocore.session.get_session()
     core.register_component("credential_provider", CredentialResolver([InstanceMetadataProvider(iam_role_fetcher=fetcher)]))
     core.set_config_variable("region", server.settings.region)

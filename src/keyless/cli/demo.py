@@ -158,7 +158,7 @@ class Demo:
         shown = {k: (v[:4] + "…" if k in ("SecretAccessKey", "Token") else v) for k, v in doc.items()}
         if role != self.role or doc.get("Code") != "Success":
             raise RuntimeError(f"IMDS served {role!r}: {doc.get('Code')}")
-        return f"role {role}\n{json.dumps(shown, indent=2)}"
+        return f"role {role}\n{json.dumps(shown, indent=2, ensure_ascii=False)}"
 
     def _app(self, op: str, key: str, *, expect_ok: bool) -> str:
         from keyless.cli.run import instance_environment

@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         if info is None:
             findings = [Finding("instance", "error", f"no instance {args.instance_id} in {data_dir}")]
             return _report(findings, args.json)
-        if info.imds_endpoint:
+        if info.imds_endpoint:  # diagnose as code on the instance would see it (as `keyless run` sets it up)
             env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = info.imds_endpoint
+            env.pop("AWS_EC2_METADATA_DISABLED", None)
     findings = diagnose(env, server=server, region=region, data_dir=data_dir, instance_id=args.instance_id,
                         action=args.action, resource=args.resource)
     return _report(findings, args.json)
