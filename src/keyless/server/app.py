@@ -81,9 +81,8 @@ class KeylessApp:
                 if service_name == "s3":  # S3 hook: unsigned S3 requests read their body again in _serve
                     receive = _replay(req.body)
         service = self.state.services.get(service_name)
-        if service is None:
-            service, service_name = self.state.services["sts"], "sts"  # answer in a query envelope
-            return protocol_for(service_name).serialize_error(
+        if service is None:  # nothing names a service keyless serves: answer in a query envelope
+            return protocol_for("sts").serialize_error(
                 errors.InvalidAction("Could not find operation for this request."), request_id)
         proto = protocol_for(service_name)
         served = _Served()
