@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,11 +23,9 @@ AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or "aws"
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("keyless-data"))
-    srv.start()
-    yield srv
-    srv.stop()
+def server(keyless_server: Server) -> Server:
+    """The session's real server: the pytest plugin's own fixture (keyless.pytest_plugin), as users get it."""
+    return keyless_server
 
 
 @pytest.fixture(scope="session")
