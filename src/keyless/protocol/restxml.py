@@ -73,6 +73,7 @@ ROOT_NAMES = {
         "GetBucketRequestPayment": "RequestPaymentConfiguration",
         "GetBucketAccelerateConfiguration": "AccelerateConfiguration",
         "GetBucketNotificationConfiguration": "NotificationConfiguration",
+        "GetBucketNotification": "NotificationConfiguration", "GetBucketLifecycle": "LifecycleConfiguration",
         "GetObjectAttributes": "GetObjectAttributesResponse", "CreateSession": "CreateSessionResult",
     },
 }
@@ -401,7 +402,7 @@ def _write_headers(groups: dict[str, list[tuple[str, Node]]], output: dict[str, 
                    headers: list[tuple[str, str]]) -> None:
     for name, member in groups["header"]:
         value = output.get(name)
-        if value is not None:
+        if value is not None and value != []:  # an empty list is no header at all
             headers.append(((member.wire or name).lower(), header_text(member, value)))
     for name, member in groups["headers"]:
         prefix = (member.wire or "").lower()
