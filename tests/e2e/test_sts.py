@@ -218,3 +218,19 @@ def test_source_identity_and_tags_are_kept(server: Server) -> None:
     other = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="tt", Tags=[{"Key": "team", "Value": "red"}])
     with pytest.raises(botocore.exceptions.ClientError):
         _session_client(server, "iam", other["Credentials"]).get_role(RoleName="tagged")
+
+
+def test_decode_authorization_message_of_an_ec2_denial(server: Server) -> None:
+    creds = _make_user(server, "no-ec2-user")
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        server.client("ec2", **creds).run_instances(ImageId="ami-12345678", InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    assert exc.value.response["Error"]["Code"] == "UnauthorizedOperation"
+    encoded = exc.value.response["Error"]["Message"].rsplit("Encoded authorization failure message: ", 1)[1]
+    decoded = json.loads(server.client("sts").decode_authorization_message(EncodedMessage=encoded)["DecodedMessage"])
+    assert "ec2:RunInstances" in json.dumps(decoded)
+    with pytest.raises(botocore.exceptions.ClientError) as bad:
+        server.client("sts").decode_authorization_message(EncodedMessage="bm90LW91cnM")
+    assert bad.value.response["Error"]["Code"] == "InvalidAuthorizationMessageException"
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        server.client("sts", **creds).decode_authorization_message(EncodedMessage=encoded)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 from keyless.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Settings, default_data_dir
@@ -28,7 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from keyless.imds.rotation import Schedule
     from keyless.server import serve
+
+    try:  # refuse impossible IMDS settings before anything starts
+        Schedule(args.imds_credential_lifetime, args.imds_rotation_interval)
+    except ValueError as exc:
+        print(f"keyless server: {exc}", file=sys.stderr)
+        return 2
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings(

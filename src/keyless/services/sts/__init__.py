@@ -11,7 +11,7 @@ from keyless.services.sts.access import access
 if TYPE_CHECKING:
     from keyless.server.state import AppState
 
-OPERATIONS = ["GetCallerIdentity", "GetSessionToken", "AssumeRole"]
+OPERATIONS = ["GetCallerIdentity", "GetSessionToken", "AssumeRole", "DecodeAuthorizationMessage"]
 
 
 def service(state: AppState) -> Service:

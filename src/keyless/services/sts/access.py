@@ -11,4 +11,6 @@ from keyless.services.base import RequestContext, Target
 
 
 def access(ctx: RequestContext, params: dict[str, Any]) -> list[Target]:
+    if ctx.operation == "DecodeAuthorizationMessage":
+        return [Target("sts:DecodeAuthorizationMessage", "*")]
     return []

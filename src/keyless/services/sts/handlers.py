@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,6 +18,11 @@ from keyless.store import iam as iam_store
 
 class MalformedPolicyDocument(errors.AwsError):
     code = "MalformedPolicyDocument"
+    status = 400
+
+
+class InvalidAuthorizationMessageException(errors.AwsError):
+    code = "InvalidAuthorizationMessageException"
     status = 400
 
 
@@ -130,3 +136,14 @@ def _credentials(issued: IssuedCredentials) -> dict[str, Any]:
         "SessionToken": issued.session_token,
         "Expiration": datetime.fromtimestamp(issued.expiration, tz=timezone.utc),
     }
+
+
+def decode_authorization_message(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    """The decision behind an EC2 UnauthorizedOperation's "Encoded authorization failure message"."""
+    from keyless.services.ec2.authorization import decode_authorization_message as decode
+
+    try:
+        document = decode(params["EncodedMessage"], ctx.state.master_key)
+    except Exception:  # anything not sealed by this server's key
+        raise InvalidAuthorizationMessageException("The encoded authorization message is invalid.") from None
+    return {"DecodedMessage": json.dumps(document)}
