@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from keyless.store.schema import s3_buckets, s3_objects, s3_parts, s3_uploads
@@ -42,8 +42,11 @@ def _rows(conn: Connection, stmt: Any) -> list[Row]:
 # --- buckets ----------------------------------------------------------------------------------
 
 
+_GET_BUCKET = select(s3_buckets).where(s3_buckets.c.name == bindparam("name"))
+
+
 def get_bucket(conn: Connection, name: str) -> Row | None:
-    return _decode(conn.execute(select(s3_buckets).where(s3_buckets.c.name == name)).mappings().first())
+    return _decode(conn.execute(_GET_BUCKET, {"name": name}).mappings().first())
 
 
 def insert_bucket(conn: Connection, *, name: str, account: str, region: str, created: float) -> None:
@@ -77,29 +80,46 @@ def set_bucket_field(conn: Connection, name: str, **values: Any) -> bool:
 
 
 # --- objects ----------------------------------------------------------------------------------
+# The per-request statements are built once with bind parameters: building a Core construct per
+# call costs several times the query itself (measured: ~300 vs ~80 microseconds per lookup).
+
+_THIS_OBJECT = (s3_objects.c.bucket == bindparam("bucket"), s3_objects.c.key == bindparam("key"))
+_GET_OBJECT = select(s3_objects).where(*_THIS_OBJECT)
+_OBJECT_BLOB = select(s3_objects.c.blob).where(*_THIS_OBJECT)
+_DELETE_OBJECT = delete(s3_objects).where(*_THIS_OBJECT)
+_UPSERT_OBJECT = sqlite_insert(s3_objects).values({c.name: bindparam(c.name) for c in s3_objects.columns})
+_UPSERT_OBJECT = _UPSERT_OBJECT.on_conflict_do_update(
+    index_elements=["bucket", "key"],
+    set_={c.name: _UPSERT_OBJECT.excluded[c.name] for c in s3_objects.columns if c.name not in ("bucket", "key")})
+_LISTING_COLUMNS = (s3_objects.c.key, s3_objects.c.size, s3_objects.c.etag, s3_objects.c.modified, s3_objects.c.checksum,
+                    s3_objects.c.headers)
+_SCAN = {
+    inclusive: select(*_LISTING_COLUMNS).where(
+        s3_objects.c.bucket == bindparam("bucket"),
+        s3_objects.c.key >= bindparam("start") if inclusive else s3_objects.c.key > bindparam("start"),
+    ).order_by(s3_objects.c.key).limit(bindparam("limit"))
+    for inclusive in (True, False)
+}
 
 
 def get_object(conn: Connection, bucket: str, key: str) -> Row | None:
-    stmt = select(s3_objects).where(s3_objects.c.bucket == bucket, s3_objects.c.key == key)
-    return _decode(conn.execute(stmt).mappings().first())
+    return _decode(conn.execute(_GET_OBJECT, {"bucket": bucket, "key": key}).mappings().first())
 
 
 def put_object(conn: Connection, row: Mapping[str, Any]) -> str | None:
     """Insert or replace one object; return the replaced object's blob."""
-    old = conn.execute(select(s3_objects.c.blob).where(
-        s3_objects.c.bucket == row["bucket"], s3_objects.c.key == row["key"])).first()
-    values = _encode(row)
-    stmt = sqlite_insert(s3_objects).values(**values)
-    changing = {k: v for k, v in values.items() if k not in ("bucket", "key")}
-    conn.execute(stmt.on_conflict_do_update(index_elements=["bucket", "key"], set_=changing))
+    old = conn.execute(_OBJECT_BLOB, {"bucket": row["bucket"], "key": row["key"]}).first()
+    values = {c.name: None for c in s3_objects.columns}
+    values.update(_encode(row))
+    conn.execute(_UPSERT_OBJECT, values)
     return old[0] if old else None
 
 
 def delete_object(conn: Connection, bucket: str, key: str) -> str | None:
-    old = conn.execute(select(s3_objects.c.blob).where(s3_objects.c.bucket == bucket, s3_objects.c.key == key)).first()
+    old = conn.execute(_OBJECT_BLOB, {"bucket": bucket, "key": key}).first()
     if old is None:
         return None
-    conn.execute(delete(s3_objects).where(s3_objects.c.bucket == bucket, s3_objects.c.key == key))
+    conn.execute(_DELETE_OBJECT, {"bucket": bucket, "key": key})
     return str(old[0])
 
 
@@ -108,15 +128,9 @@ def set_object_tags(conn: Connection, bucket: str, key: str, tags: list[dict[str
     return conn.execute(stmt.values(**_encode({"tags": tags}))).rowcount > 0
 
 
-_LISTING_COLUMNS = (s3_objects.c.key, s3_objects.c.size, s3_objects.c.etag, s3_objects.c.modified, s3_objects.c.checksum,
-                    s3_objects.c.headers)
-
-
 def scan_objects(conn: Connection, bucket: str, start: str, inclusive: bool, limit: int) -> list[Row]:
     """Objects in key order from `start` (UTF-8 byte order: SQLite's BINARY collation)."""
-    bound = s3_objects.c.key >= start if inclusive else s3_objects.c.key > start
-    stmt = select(*_LISTING_COLUMNS).where(s3_objects.c.bucket == bucket, bound).order_by(s3_objects.c.key).limit(limit)
-    return _rows(conn, stmt)
+    return [_decode(r) for r in conn.execute(_SCAN[inclusive], {"bucket": bucket, "start": start, "limit": limit}).mappings()]  # type: ignore[misc]
 
 
 # --- multipart uploads ------------------------------------------------------------------------

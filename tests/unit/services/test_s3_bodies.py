@@ -45,6 +45,7 @@ async def pieces(data: bytes, size: int = 7000) -> AsyncIterator[bytes]:
 
 
 def blobs_on_disk(state: Any) -> list[Path]:
+    state.components["s3"].blobs.settle()  # unlinking runs on the I/O threads
     return [p for p in (state.settings.data_dir / "s3").rglob("*") if p.is_file()]
 
 

@@ -93,12 +93,13 @@ async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int 
             raise InvalidRequest(f"Checksum Type mismatch occurred, expected checksum Type: {required_algorithm.lower()}, "
                                  f"actual checksum Type: {algorithm.lower()}")
         algorithm = required_algorithm
-    body, decoder = request_body(ctx, params.get("Body"))
+    body, decoder, payload = request_body(ctx, params.get("Body"))
     trailer = checksums.header_name(algorithm) if algorithm and decoder is not None else None
     from_trailer = trailer is not None and trailer in decoder.checksums  # type: ignore[union-attr]
     digest = checksums.new_digest(algorithm) if algorithm and not from_trailer else None
+    digests = [d for d in (digest, payload) if d is not None]
     blobs = runtime(ctx).blobs
-    written = await blobs.write(body, [digest] if digest else [], max_size=max_size)
+    written = await blobs.write(body, digests, max_size=max_size, before_publish=payload.verify if payload else None)
     try:
         if declared is not None and written.size != declared:
             raise IncompleteBody()
@@ -119,18 +120,17 @@ async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int 
     return Received(written, f'"{written.md5.hex()}"', checksum)
 
 
-def request_body(ctx: RequestContext, body: Any) -> tuple[AsyncIterator[bytes] | bytes, chunked.AwsChunkedDecoder | None]:
-    """The body as the handler must read it: aws-chunked framing removed and its chunk signatures and
-    trailers checked (keyless.auth.chunked), and a hex x-amz-content-sha256 compared after the last
-    byte (XAmzContentSHA256Mismatch) -- both fail before storage publishes anything."""
+def request_body(ctx: RequestContext, body: Any) -> tuple[AsyncIterator[bytes] | bytes, chunked.AwsChunkedDecoder | None,
+                                                     sigv4.PayloadHasher | None]:
+    """The body as the handler must read it, and how it is checked before anything is published:
+    aws-chunked framing removed with its chunk signatures and trailers verified as it streams
+    (keyless.auth.chunked); or, for a hex x-amz-content-sha256, a PayloadHasher the storage writer
+    feeds on its thread and verifies after the last byte (XAmzContentSHA256Mismatch)."""
     source: AsyncIterator[bytes] | bytes = body if body is not None else b""
     decoder = chunked.decoder_for_request(ctx.request, ctx.signing, source=_aiter(source))
     if decoder is not None:
-        return decoder, decoder
-    hasher = sigv4.PayloadHasher.for_request(ctx.request)
-    if hasher is None:
-        return source, None
-    return hasher.wrap(_aiter(source)), None
+        return decoder, decoder, None
+    return source, None, sigv4.PayloadHasher.for_request(ctx.request)
 
 
 async def _aiter(body: AsyncIterator[bytes] | bytes) -> AsyncIterator[bytes]:

@@ -101,7 +101,7 @@ async def upload_part(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     number = _part_number(params)
     algorithm = (upload.get("checksum") or {}).get("algorithm")
     received = await bodies.receive(ctx, params, required_algorithm=algorithm)
-    _commit_part(ctx, upload["upload_id"], number, received.written.blob, received.written.size, received.etag,
+    await _commit_part(ctx, upload["upload_id"], number, received.written.blob, received.written.size, received.etag,
                  received.checksum)
     return {"ETag": received.etag, "ServerSideEncryption": "AES256", **bodies.checksum_output(received.checksum)}
 
@@ -118,7 +118,7 @@ async def upload_part_copy(ctx: RequestContext, params: dict[str, Any]) -> dict[
                                                [digest] if digest else [], md5=True)
     etag = f'"{written.md5.hex()}"'
     checksum = {"algorithm": algorithm, "value": checksums.encode(digest.digest())} if algorithm and digest else None
-    modified = _commit_part(ctx, upload["upload_id"], number, written.blob, written.size, etag, checksum)
+    modified = await _commit_part(ctx, upload["upload_id"], number, written.blob, written.size, etag, checksum)
     result = {"ETag": etag, "LastModified": bodies.when(modified), **bodies.checksum_output(checksum)}
     return {"CopyPartResult": result, "ServerSideEncryption": "AES256"}
 
@@ -134,24 +134,29 @@ def _copy_range(header: str | None, size: int) -> ByteRange:
     return span
 
 
-def _commit_part(ctx: RequestContext, upload_id: str, number: int, blob: str, size: int, etag: str,
-                 checksum: dict[str, str] | None) -> float:
+async def _commit_part(ctx: RequestContext, upload_id: str, number: int, blob: str, size: int, etag: str,
+                       checksum: dict[str, str] | None) -> float:
     blobs = runtime(ctx).blobs
     modified = ctx.state.clock.time()
+    row = {"upload_id": upload_id, "part_number": number, "blob": blob, "size": size, "etag": etag,
+           "modified": modified, "checksum": checksum}
     try:
-        with ctx.state.db.begin(iam=False) as conn:
-            if s3_store.get_upload(conn, upload_id) is None:
-                raise no_such_upload(upload_id)  # completed or aborted while the part arrived
-            old = s3_store.put_part(conn, {"upload_id": upload_id, "part_number": number, "blob": blob, "size": size,
-                                           "etag": etag, "modified": modified, "checksum": checksum})
+        await blobs.run(_commit_part_row, ctx, row)
     except IntegrityError:
         blobs.delete([blob])
         raise no_such_upload(upload_id) from None
     except BaseException:
         blobs.delete([blob])
         raise
-    blobs.delete([old])
     return modified
+
+
+def _commit_part_row(ctx: RequestContext, row: dict[str, Any]) -> None:
+    with ctx.state.db.begin(iam=False) as conn:
+        if s3_store.get_upload(conn, row["upload_id"]) is None:
+            raise no_such_upload(row["upload_id"])  # completed or aborted while the part arrived
+        old = s3_store.put_part(conn, row)
+    runtime(ctx).blobs.delete_now([old])
 
 
 # --- completion -------------------------------------------------------------------------------
@@ -177,7 +182,7 @@ async def complete_multipart_upload(ctx: RequestContext, params: dict[str, Any])
     row = {"bucket": upload["bucket"], "key": upload["key"], "blob": written.blob, "size": written.size, "etag": etag,
            "modified": ctx.state.clock.time(), "headers": upload["headers"], "metadata": upload["metadata"],
            "checksum": checksum, "parts": [p["size"] for p in chosen], "tags": upload.get("tags")}
-    part_blobs = _finish(ctx, row, upload["upload_id"], params)
+    part_blobs = await _finish(ctx, row, upload["upload_id"], params)
     runtime(ctx).blobs.delete(part_blobs)
     host = ctx.request.header("host") or "localhost"
     return {"Location": f"http://{host}/{upload['bucket']}/{upload['key']}", "Bucket": upload["bucket"],
@@ -228,22 +233,26 @@ def _object_checksum(kind: dict[str, Any], chosen: list[dict[str, Any]], digest:
     return {"algorithm": algorithm, "value": value, "type": kind["type"]}
 
 
-def _finish(ctx: RequestContext, row: dict[str, Any], upload_id: str, params: dict[str, Any]) -> list[str]:
+async def _finish(ctx: RequestContext, row: dict[str, Any], upload_id: str, params: dict[str, Any]) -> list[str]:
     """Commit the object and remove the upload atomically; return the part blobs to delete."""
     blobs = runtime(ctx).blobs
     try:
         if params.get("IfMatch") or params.get("IfNoneMatch"):
             precheck_write(ctx, row["bucket"], row["key"], params)
-        with ctx.state.db.begin(iam=False) as conn:
-            part_blobs = s3_store.delete_upload(conn, upload_id)
-            if part_blobs is None:
-                raise no_such_upload(upload_id)  # completed or aborted concurrently
-            old = s3_store.put_object(conn, row)
+        part_blobs, old = await blobs.run(_finish_rows, ctx, row, upload_id)
     except BaseException:
         blobs.delete([row["blob"]])
         raise
     blobs.delete([old])
     return part_blobs
+
+
+def _finish_rows(ctx: RequestContext, row: dict[str, Any], upload_id: str) -> tuple[list[str], str | None]:
+    with ctx.state.db.begin(iam=False) as conn:
+        part_blobs = s3_store.delete_upload(conn, upload_id)
+        if part_blobs is None:
+            raise no_such_upload(upload_id)  # completed or aborted concurrently
+        return part_blobs, s3_store.put_object(conn, row)
 
 
 # --- abort and listings -----------------------------------------------------------------------

@@ -51,7 +51,7 @@ async def put_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     precheck_write(ctx, bucket, key, params)
     received = await bodies.receive(ctx, params)
     checksum = dict(received.checksum, type="FULL_OBJECT") if received.checksum else None
-    commit_object(ctx, {
+    await commit_object(ctx, {
         "bucket": bucket, "key": key, "blob": received.written.blob, "size": received.written.size,
         "etag": received.etag, "modified": ctx.state.clock.time(), "headers": headers, "metadata": metadata,
         "checksum": checksum, "parts": None, "tags": tags,
@@ -80,21 +80,28 @@ def _check_write_condition(current: dict[str, Any] | None, key: str, params: dic
         check_preconditions(current["etag"], current["modified"], if_match=if_match)
 
 
-def commit_object(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None = None) -> None:
-    """Point the key at its new blob (checking conditional-write headers atomically), then drop the old blob."""
+async def commit_object(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None = None) -> None:
+    """Point the key at its new blob (checking conditional-write headers atomically), then drop the
+    old blob. The transaction runs on an I/O thread: SQLite's write (and an occasional WAL
+    checkpoint's fsync) must not stall the event loop."""
     blobs = runtime(ctx).blobs
     try:
-        with ctx.state.db.begin(iam=False) as conn:
-            if params and (params.get("IfMatch") or params.get("IfNoneMatch")):
-                _check_write_condition(s3_store.get_object(conn, row["bucket"], row["key"]), row["key"], params)
-            old = s3_store.put_object(conn, row)
+        await blobs.run(_commit_row, ctx, row, params)
     except IntegrityError:
         blobs.delete([row["blob"]])
         raise no_such_bucket(row["bucket"]) from None  # deleted while the body was arriving
     except BaseException:
         blobs.delete([row["blob"]])
         raise
-    blobs.delete([old])
+
+
+def _commit_row(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None) -> None:
+    """On an I/O thread: the transaction, then the replaced blob's unlink (same hop, no second one)."""
+    with ctx.state.db.begin(iam=False) as conn:
+        if params and (params.get("IfMatch") or params.get("IfNoneMatch")):
+            _check_write_condition(s3_store.get_object(conn, row["bucket"], row["key"]), row["key"], params)
+        old = s3_store.put_object(conn, row)
+    runtime(ctx).blobs.delete_now([old])
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -233,7 +240,7 @@ async def copy_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
         tags = source.get("tags")
     blob, size, etag, checksum = await _copy_bytes(ctx, source, params.get("ChecksumAlgorithm"))
     modified = ctx.state.clock.time()
-    commit_object(ctx, {"bucket": bucket, "key": key, "blob": blob, "size": size, "etag": etag, "modified": modified,
+    await commit_object(ctx, {"bucket": bucket, "key": key, "blob": blob, "size": size, "etag": etag, "modified": modified,
                         "headers": headers, "metadata": metadata, "checksum": checksum, "parts": None, "tags": tags},
                   params)
     result = {"ETag": etag, "LastModified": bodies.when(modified), **bodies.checksum_output(checksum)}

@@ -63,6 +63,10 @@ class S3Runtime:
         if removed:
             log.warning("s3: removed %d unreferenced files left by an earlier crash", removed)
 
+    async def stop(self) -> None:
+        """Let deletions in flight finish (what they miss, the next start's sweep removes)."""
+        self.blobs.executor.shutdown(wait=True)
+
     def bucket(self, name: str) -> Bucket | None:
         generation = self.state.db.generation
         hit = self._buckets.get(name)

@@ -1,7 +1,8 @@
 """Object bytes on disk: immutable blob files under DATA_DIR/s3/, never named after a key.
 
-    DATA_DIR/s3/tmp/<id>            being written; anything here at start-up is debris
-    DATA_DIR/s3/blobs/<id[:2]>/<id> complete, fsynced, immutable
+    DATA_DIR/s3/tmp/<id>      being written; anything here at start-up is debris
+    DATA_DIR/s3/blobs/<id>    complete, fsynced, immutable (one directory: ext4 indexes large
+                              directories, and concurrent fsyncs of one directory share a commit)
 
 A blob id is 32 random hex digits, so no object key (arbitrary UTF-8, `../`, NUL, 1 KiB long)
 ever becomes part of a path. A write goes to tmp/, is fsynced, renamed into blobs/ and the
@@ -13,7 +14,8 @@ overwrite or delete during a download leaves the reader's bytes intact (POSIX un
 
 Bodies are never held whole in memory: small ones (under SPILL bytes) are buffered and written
 in one thread hop; larger ones are hashed and written in ~1 MiB batches by a worker thread while
-the event loop receives the next batch.
+the event loop receives the next batch. The store has its own pool of I/O threads, sized so that
+concurrent uploads wait on their fsyncs side by side.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, AsyncIterator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import IO, Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
 
 from keyless.services.s3.checksums import Digest
 from keyless.services.s3.errors import EntityTooLarge
@@ -33,6 +36,8 @@ SPILL = 1024 * 1024  # bodies up to this size are written in one go
 BATCH = 1024 * 1024  # larger ones are handed to the writer thread in batches of about this size
 READ_CHUNK = 1024 * 1024
 MAX_OBJECT_SIZE = 5 * 1024**3  # a single PUT or part; bigger objects go through multipart
+IO_THREADS = 16  # uploads in flight that can wait on fsync at once
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +65,16 @@ def _valid_id(blob_id: str) -> bool:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, io_threads: int = IO_THREADS) -> None:
         self.root = root
         self.tmp = root / "tmp"
         self.blobs = root / "blobs"
+        self.executor = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="s3-io")
+        self._deleting: set[Future[None]] = set()
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Blocking file work (writes, fsyncs, copies) on the store's I/O threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
     # --- start-up -------------------------------------------------------------------------
 
@@ -85,13 +96,10 @@ class BlobStore:
         """Delete blobs no metadata row points at (a crash between rename and commit, or before
         an overwritten blob was deleted). Call before serving: a write in flight looks orphaned."""
         removed = 0
-        for fan in os.scandir(self.blobs):
-            if not fan.is_dir():
-                continue
-            for entry in os.scandir(fan.path):
-                if entry.name not in referenced:
-                    _unlink(entry.path)
-                    removed += 1
+        for entry in os.scandir(self.blobs):
+            if entry.name not in referenced:
+                _unlink(entry.path)
+                removed += 1
         return removed
 
     # --- paths ----------------------------------------------------------------------------
@@ -99,14 +107,16 @@ class BlobStore:
     def path(self, blob_id: str) -> Path:
         if not _valid_id(blob_id):  # ids come from our own rows; refuse anything else outright
             raise ValueError(f"not a blob id: {blob_id!r}")
-        return self.blobs / blob_id[:2] / blob_id
+        return self.blobs / blob_id
 
     # --- writing --------------------------------------------------------------------------
 
     async def write(self, body: AsyncIterator[bytes] | bytes, digests: Sequence[Digest] = (),
-                    *, max_size: int = MAX_OBJECT_SIZE) -> Written:
-        """Stream a body into a new blob, feeding every byte to `digests` (and MD5)."""
-        writer = _Writer(self, [hashlib.md5(), *digests])
+                    *, max_size: int = MAX_OBJECT_SIZE, before_publish: Callable[[], None] | None = None) -> Written:
+        """Stream a body into a new blob, feeding every byte to `digests` (and MD5) on the writer
+        thread. `before_publish` runs once every byte is hashed and before the blob becomes visible:
+        it may raise to refuse the body (a payload hash that does not match)."""
+        writer = _Writer(self, [hashlib.md5(), *digests], before_publish)
         try:
             if isinstance(body, (bytes, bytearray, memoryview)):
                 writer.check_size(len(body), max_size)
@@ -131,14 +141,13 @@ class BlobStore:
         """A second name for an immutable blob: CopyObject without copying bytes."""
         new_id = new_blob_id()
         final = self.path(new_id)
-        final.parent.mkdir(exist_ok=True)
         os.link(self.path(blob_id), final)
         _fsync_dir(final.parent)
         return new_id
 
     async def compose(self, sources: Sequence[Source], digests: Sequence[Digest] = (), *, md5: bool = False) -> Written:
         """A new blob made of byte ranges of existing blobs, copied in a worker thread."""
-        return await asyncio.to_thread(self._compose, list(sources), list(digests), md5)
+        return await self.run(self._compose, list(sources), list(digests), md5)
 
     def _compose(self, sources: list[Source], digests: list[Digest], want_md5: bool) -> Written:
         md5 = hashlib.md5()
@@ -160,7 +169,6 @@ class BlobStore:
 
     def _publish(self, tmp: Path, blob_id: str) -> None:
         final = self.path(blob_id)
-        final.parent.mkdir(exist_ok=True)
         os.rename(tmp, final)
         _fsync_dir(final.parent)
 
@@ -174,9 +182,30 @@ class BlobStore:
         return BlobReader(handle, start, length)
 
     def delete(self, blob_ids: Iterable[str | None]) -> None:
-        for blob_id in blob_ids:
-            if blob_id:
-                _unlink(self.path(blob_id))
+        """Remove blobs no row points at any more. Unlinking costs milliseconds on ext4 (more for big
+        files), so inside the event loop it runs on a worker thread and the request does not wait;
+        a crash before it runs leaves an orphan that the next start's sweep removes."""
+        paths = [self.path(blob_id) for blob_id in blob_ids if blob_id]
+        if not paths:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            _unlink_all(paths)
+            return
+        future = self.executor.submit(_unlink_all, paths)
+        self._deleting.add(future)
+        future.add_done_callback(self._deleting.discard)
+
+    def delete_now(self, blob_ids: Iterable[str | None]) -> None:
+        """Unlink on the calling thread (already an I/O thread)."""
+        _unlink_all([self.path(blob_id) for blob_id in blob_ids if blob_id])
+
+    def settle(self) -> None:
+        """Wait for deletions in flight (tests, and shutdown)."""
+        wait(list(self._deleting))
 
 
 class BlobReader:
@@ -214,9 +243,10 @@ class BlobReader:
 class _Writer:
     """The write side of one upload: a temporary file filled by a worker thread, batch by batch."""
 
-    def __init__(self, store: BlobStore, digests: list[Digest]) -> None:
+    def __init__(self, store: BlobStore, digests: list[Digest], before_publish: Callable[[], None] | None) -> None:
         self.store = store
         self.digests = digests
+        self.before_publish = before_publish
         self.blob_id = new_blob_id()
         self.tmp = store.tmp / self.blob_id
         self.received = 0
@@ -243,7 +273,7 @@ class _Writer:
             self._small = []
             self._file = open(self.tmp, "wb")
         await self._drain()
-        self._pending = asyncio.ensure_future(asyncio.to_thread(self._absorb, batch))
+        self._pending = asyncio.ensure_future(self.store.run(self._absorb, batch))
 
     def _absorb(self, batch: list[bytes]) -> None:
         assert self._file is not None  # internal invariant: feed() opened it
@@ -260,15 +290,17 @@ class _Writer:
     async def finish(self) -> Written:
         await self._drain()
         if self.spilled:
-            await asyncio.to_thread(self._close_and_publish)
+            await self.store.run(self._close_and_publish)
         else:
-            await asyncio.to_thread(self._write_small)
+            await self.store.run(self._write_small)
         return Written(self.blob_id, self.received, self.digests[0].digest())
 
     def _write_small(self) -> None:
         data = b"".join(self._small)
         for digest in self.digests:
             digest.update(data)
+        if self.before_publish is not None:
+            self.before_publish()
         with open(self.tmp, "wb") as out:
             out.write(data)
             out.flush()
@@ -277,6 +309,8 @@ class _Writer:
 
     def _close_and_publish(self) -> None:
         assert self._file is not None
+        if self.before_publish is not None:
+            self.before_publish()
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
@@ -331,6 +365,11 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        _unlink(path)
 
 
 def _unlink(path: str | Path) -> None:
