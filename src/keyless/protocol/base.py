@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -20,6 +22,20 @@ from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.protocol.models import OperationPlan, ShapeCompiler
 from keyless.protocol.validate import Violation, violations
 from keyless.protocol.values import BadValue
+
+
+# Characters XML 1.0 cannot carry even as character references. An error that echoes one back
+# (a NUL in a name, say) must still parse, so its text shows U+FFFD there instead.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _printable(error: AwsError) -> AwsError:
+    fields = {k: _NOT_XML.sub("\ufffd", v) if isinstance(v, str) else v for k, v in error.fields.items()}
+    if not _NOT_XML.search(error.message) and fields == error.fields:
+        return error
+    shown = copy.copy(error)  # subclasses may take other constructor arguments
+    shown.message, shown.fields = _NOT_XML.sub("\ufffd", error.message), fields
+    return shown
 
 
 class Protocol(ABC):
@@ -74,6 +90,8 @@ class Protocol(ABC):
             params = self.decode(plan, req)
         except BadValue as exc:
             raise self.bad_value_error(plan, exc) from None
+        except RecursionError:  # a document nested deeper than any sane input (recursive shapes)
+            raise self.bad_value_error(plan, BadValue("...", "document of reasonable depth")) from None
         found = violations(plan.input, params, enums=self.check_enums)
         if found:
             raise self.validation_error(plan, found)
@@ -96,7 +114,7 @@ class Protocol(ABC):
     def serialize_error(self, error: AwsError, request_id: str, *, method: str | None = None) -> HttpResponse:
         """The error in this protocol's envelope, under this protocol's name for auth errors.
         `method="HEAD"` leaves the body out, as AWS does."""
-        shown = auth_error_for(self.name, error)
+        shown = _printable(auth_error_for(self.name, error))
         response = self.render_error(shown, request_id)
         if method == "HEAD":
             response.body = b""

@@ -60,7 +60,7 @@ class JsonProtocol(Protocol):
     def decode(self, plan: OperationPlan, req: HttpRequest) -> dict[str, Any]:
         try:
             document = json.loads(req.body) if req.body.strip() else {}
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; nesting deeper than the stack
             raise SerializationException("The request body is not valid JSON.") from None
         if not isinstance(document, dict):
             raise SerializationException("Start of structure or map found where not expected.")
