@@ -128,8 +128,12 @@ class RestXmlProtocol(Protocol):
     def prepare(self, plan: OperationPlan) -> None:
         plan.extra["payload"] = _payload(plan.input)
         plan.extra["out_payload"] = _payload(plan.output)
-        plan.extra["in"] = _by_location(plan.input)
+        plan.extra["in"] = groups = _by_location(plan.input)
         plan.extra["out"] = _by_location(plan.output)
+        # Lookup tables keyed the way requests arrive: lower-case header names, query keys.
+        plan.extra["in_headers"] = {(n.wire or name).lower(): (name, n) for name, n in groups["header"]}
+        plan.extra["in_query"] = {n.wire or name: (name, n) for name, n in groups["querystring"] if n.type != "map"}
+        plan.extra["in_query_maps"] = [(name, n) for name, n in groups["querystring"] if n.type == "map"]
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -146,11 +150,14 @@ class RestXmlProtocol(Protocol):
             if raw is not None:
                 params[name] = _argument(node, unquote(raw), node.wire or name)
         if groups["querystring"]:
-            self._read_query(groups["querystring"], _query_map(req), params)
-        for name, node in groups["header"]:
-            raw = req.header((node.wire or name).lower())
-            if raw is not None:
-                params[name] = _header_value(node, raw, node.wire or name)
+            self._read_query(plan, _query_map(req), params)
+        header_table = plan.extra["in_headers"]
+        if header_table:
+            for key, raw in req.header_map.items():
+                entry = header_table.get(key)
+                if entry is not None:
+                    name, node = entry
+                    params[name] = _header_value(node, raw, node.wire or name)
         for name, node in groups["headers"]:
             prefix = (node.wire or "").lower()
             found = {k[len(prefix):]: v for k, v in req.header_map.items() if k.startswith(prefix)}
@@ -159,21 +166,22 @@ class RestXmlProtocol(Protocol):
         self._read_body(plan, req, params)
         return params
 
-    def _read_query(self, members: list[tuple[str, Node]], query: dict[str, list[str]], params: dict[str, Any]) -> None:
-        claimed = {node.wire or name for name, node in members if node.type != "map"}
-        for name, node in members:
-            wire = node.wire or name
-            if node.type == "map":
-                extra = {k: v[-1] for k, v in query.items() if k not in claimed}
-                if extra:
-                    params[name] = extra
-            elif wire in query:
-                values = query[wire]
-                if node.type == "list":
-                    assert node.member is not None
-                    params[name] = [_argument(node.member, v, wire) for v in values]
-                else:
-                    params[name] = _argument(node, values[0], wire)
+    def _read_query(self, plan: OperationPlan, query: dict[str, list[str]], params: dict[str, Any]) -> None:
+        table = plan.extra["in_query"]
+        for key, values in query.items():
+            entry = table.get(key)
+            if entry is None:
+                continue
+            name, node = entry
+            if node.type == "list":
+                assert node.member is not None
+                params[name] = [_argument(node.member, v, key) for v in values]
+            else:
+                params[name] = _argument(node, values[0], key)
+        for name, _node in plan.extra["in_query_maps"]:  # every parameter no other member claims
+            extra = {k: v[-1] for k, v in query.items() if k not in table}
+            if extra:
+                params[name] = extra
 
     def _read_body(self, plan: OperationPlan, req: HttpRequest, params: dict[str, Any]) -> None:
         payload = plan.extra["payload"]
@@ -297,6 +305,8 @@ class RestXmlProtocol(Protocol):
 
 def virtual_host_bucket(host: str) -> str | None:
     """bucket.localhost[:port] or bucket.s3[.region].amazonaws.com -> bucket."""
+    if ".localhost" not in host and ".amazonaws.com" not in host:  # the usual case: 127.0.0.1:5397
+        return None
     name = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else ""
     for suffix in (".localhost", ".s3.amazonaws.com"):
         if name.endswith(suffix) and len(name) > len(suffix):

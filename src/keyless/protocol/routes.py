@@ -106,37 +106,68 @@ def _path_regex(path_template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
 
 
 class Router:
+    """Routes by method; those needing a literal query key are indexed by it, so a request only
+    tries the routes its own query keys can satisfy (GET /b/k tries 5 of S3's 47 GET routes)."""
+
     def __init__(self, service_model: ServiceModel) -> None:
         demoted = DEMOTED.get(service_model.service_name, {})
-        routes: dict[str, list[Route]] = {}
+        plain: dict[str, list[Route]] = {}
+        keyed: dict[str, dict[str, list[Route]]] = {}
         for name in service_model.operation_names:
             route = build_route(service_model.operation_model(name), name in demoted)
-            routes.setdefault(route.method, []).append(route)
-        for candidates in routes.values():
-            candidates.sort(key=lambda r: r.rank, reverse=True)
-        self._routes = routes
-        self._by_operation = {r.operation: r for candidates in routes.values() for r in candidates}
+            if route.literal_query:
+                keyed.setdefault(route.method, {}).setdefault(route.literal_query[0][0], []).append(route)
+            else:
+                plain.setdefault(route.method, []).append(route)
+        self._plain = {method: _by_rank(routes) for method, routes in plain.items()}
+        self._keyed = {method: {k: _by_rank(r) for k, r in table.items()} for method, table in keyed.items()}
+        every = [r for routes in plain.values() for r in routes] + [
+            r for table in keyed.values() for routes in table.values() for r in routes]
+        self._by_operation = {r.operation: r for r in every}
+
+    def candidates(self, method: str, query: Mapping[str, list[str]]) -> list[Route]:
+        keyed = self._keyed.get(method)
+        found: list[Route] = []
+        if keyed:
+            for key in query:
+                found.extend(keyed.get(key, ()))
+            found.sort(key=_rank, reverse=True)
+        found.extend(self._plain.get(method, ()))
+        return found
 
     def match(self, method: str, raw_path: str, query: Mapping[str, list[str]],
               headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
         """(operation name, raw label values) for a request, or the error S3 gives."""
+        method = method.upper()
         method_seen = False
-        for route in self._routes.get(method.upper(), ()):
+        for route in self.candidates(method, query):
             found = route.path.match(raw_path)
             if found is None:
                 continue
             method_seen = True
             if route.accepts(query, headers):
                 return route.operation, dict(zip(route.labels, found.groups()))
-        if method_seen:
+        if method_seen or self._path_known(method, raw_path):
             raise NotImplementedOperation("A header you provided implies functionality that is not implemented")
-        raise MethodNotAllowed("The specified method is not allowed against this resource.", Method=method.upper(),
+        raise MethodNotAllowed("The specified method is not allowed against this resource.", Method=method,
                                ResourceType=_resource_type(raw_path))
+
+    def _path_known(self, method: str, raw_path: str) -> bool:
+        """Whether some route of this method (any query) serves the path: then it is a query problem."""
+        return any(r.path.match(raw_path) for table in self._keyed.get(method, {}).values() for r in table)
 
     def labels(self, operation: str, raw_path: str) -> dict[str, str]:
         route = self._by_operation[operation]
         found = route.path.match(raw_path)
         return dict(zip(route.labels, found.groups())) if found else {}
+
+
+def _rank(route: Route) -> tuple[int, ...]:
+    return route.rank
+
+
+def _by_rank(routes: list[Route]) -> list[Route]:
+    return sorted(routes, key=_rank, reverse=True)
 
 
 def _resource_type(raw_path: str) -> str:

@@ -60,11 +60,15 @@ def _check(node: Node, value: Any, path: Path, out: list[Violation]) -> None:
 def _structure(node: Node, value: Any, path: Path, out: list[Violation]) -> None:
     if not isinstance(value, dict) or node.document:
         return
-    required = node.required
-    for name, child in node.members.items():
+    checks = node.cache.get("checks")
+    if checks is None:  # only the members that can fail: a 40-member input usually has a handful
+        checks = node.cache["checks"] = tuple(
+            (name, child, name in node.required) for name, child in node.members.items()
+            if name in node.required or needs_check(child))
+    for name, child, required in checks:
         member_value = value.get(name)
         if member_value is None:
-            if name in required:
+            if required:
                 out.append(Violation((*path, name), None, "Member must not be null", "required"))
         elif needs_check(child):
             _check(child, member_value, (*path, name), out)

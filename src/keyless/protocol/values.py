@@ -99,6 +99,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _aware(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -119,7 +121,7 @@ def to_datetime(value: Any) -> datetime:
 def iso8601(value: Any) -> str:
     """2026-11-28T10:00:00Z; fractions only when present (milliseconds when they suffice)."""
     dt = to_datetime(value)
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    base = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
     micros = dt.microsecond
     if not micros:
         return base + "Z"

@@ -61,28 +61,33 @@ class XmlWriter:
         if writer is not None:
             writer(name, node, value, out)
         else:
-            out.append(f"<{name}{namespace_attr(node.xml_namespace)}>{scalar_text(node, value)}</{name}>")
+            out.append(f"<{name}{_ns(node)}>{_TEXT.get(node.type, _string)(node, value)}</{name}>")
 
     def structure(self, name: str, node: Node, value: Any, out: list[str]) -> None:
-        attrs = namespace_attr(node.xml_namespace) + self.attributes(node, value)
-        out.append(f"<{name}{attrs}>")
+        out.append(f"<{name}{_ns(node)}{self.attributes(node, value)}>")
         self.members(node, value, out)
         out.append(f"</{name}>")
 
     def attributes(self, node: Node, value: dict[str, Any]) -> str:
-        parts = []
-        for member_name, child in node.members.items():
-            if child.xml_attribute and value.get(member_name) is not None:
-                parts.append(f' {child.wire or member_name}="{scalar_text(child, value[member_name], attr=True)}"')
-        return "".join(parts)
+        members = node.cache.get("xml.attrs")
+        if members is None:
+            members = node.cache["xml.attrs"] = tuple(
+                (n, c.wire or n, c) for n, c in node.members.items() if c.xml_attribute)
+        if not members:
+            return ""
+        return "".join(f' {wire}="{scalar_text(child, value[name], attr=True)}"'
+                       for name, wire, child in members if value.get(name) is not None)
 
     def members(self, node: Node, value: dict[str, Any], out: list[str]) -> None:
         """The member elements of a structure (members with an HTTP location are not body)."""
-        for member_name, child in node.members.items():
+        members = node.cache.get("xml.out")
+        if members is None:
+            members = node.cache["xml.out"] = tuple(
+                (n, self.tag(n, c), c) for n, c in node.members.items() if not (c.location or c.xml_attribute))
+        for member_name, tag, child in members:
             member_value = value.get(member_name)
-            if member_value is None or child.location or child.xml_attribute:
-                continue
-            self.element(self.tag(member_name, child), child, member_value, out)
+            if member_value is not None:
+                self.element(tag, child, member_value, out)
 
     @staticmethod
     def tag(member_name: str, child: Node) -> str:
@@ -98,7 +103,7 @@ class XmlWriter:
                 self.element(name, item, element, out)
             return
         item_name = item.wire or self.list_item
-        open_tag = f"{name}{namespace_attr(node.xml_namespace)}"
+        open_tag = f"{name}{_ns(node)}"
         if not value:
             out.append(f"<{open_tag}/>")
             return
@@ -112,7 +117,7 @@ class XmlWriter:
         assert key_node is not None and value_node is not None
         key_name, value_name = key_node.wire or "key", value_node.wire or "value"
         if not node.flattened:
-            out.append(f"<{name}{namespace_attr(node.xml_namespace)}>")
+            out.append(f"<{name}{_ns(node)}>")
         for key, element in value.items():
             out.append(f"<{name}>" if node.flattened else "<entry>")
             self.element(key_name, key_node, key, out)
@@ -122,17 +127,36 @@ class XmlWriter:
             out.append(f"</{name}>")
 
 
+def _ns(node: Node) -> str:
+    text = node.cache.get("xml.ns")
+    if text is None:
+        text = node.cache["xml.ns"] = namespace_attr(node.xml_namespace)
+    return text
+
+
+def _string(node: Node, value: Any) -> str:
+    return escape(value if isinstance(value, str) else str(value))
+
+
+def _timestamp(node: Node, value: Any) -> str:
+    return str(format_timestamp(value, node.timestamp_format, "iso8601"))
+
+
+_TEXT: dict[str, Callable[[Node, Any], str]] = {
+    "boolean": lambda node, value: bool_text(value),
+    "timestamp": _timestamp,
+    "blob": lambda node, value: blob_text(value),
+    "float": lambda node, value: float_text(value),
+    "double": lambda node, value: float_text(value),
+    "integer": lambda node, value: str(int(value)),
+    "long": lambda node, value: str(int(value)),
+    "short": lambda node, value: str(int(value)),
+    "byte": lambda node, value: str(int(value)),
+}
+
+
 def scalar_text(node: Node, value: Any, *, attr: bool = False) -> str:
-    kind = node.type
-    if kind == "boolean":
-        return bool_text(value)
-    if kind == "timestamp":
-        return str(format_timestamp(value, node.timestamp_format, "iso8601"))
-    if kind == "blob":
-        return blob_text(value)
-    if kind in ("float", "double"):
-        return float_text(value)
-    if kind in ("integer", "long", "short", "byte"):
-        return str(int(value))
+    if node.type in _TEXT:
+        return _TEXT[node.type](node, value)
     text = value if isinstance(value, str) else str(value)
     return escape_attr(text) if attr else escape(text)
