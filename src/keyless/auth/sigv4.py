@@ -458,6 +458,8 @@ def _check_payload_header(req: HttpRequest, params: SigV4Params, *, s3: bool) ->
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
         return
     if value in _PAYLOAD_KEYWORDS:
+        if not s3:  # only S3 leaves a body out of the signature; elsewhere a swapped body must not verify
+            raise errors.SignatureDoesNotMatch(_QUERY_MISMATCH)
         return
     if not _HEX64.fullmatch(value):
         if s3:

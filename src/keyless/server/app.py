@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from keyless import __version__, errors, ids
+from keyless.auth.chunked import IncompleteBody
 from keyless.auth.context import global_context
 from keyless.policy import Request, evaluate
 from keyless.protocol import protocol_for
@@ -30,11 +31,23 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_CONTROL_BODY = 8 * 1024 * 1024  # non-streaming request bodies (IAM, STS, EC2 forms, S3 XML)
+MAX_HEADER_LINE = 8 * 1024  # AWS's limit for one header line ("name: value")
+MAX_HEADER_SECTION = 64 * 1024  # keyless's own bound on all header lines together
 
 
 class RequestEntityTooLarge(errors.AwsError):
     code = "RequestEntityTooLarge"
     status = 413
+
+
+class RequestHeaderSectionTooLarge(errors.AwsError):
+    code = "RequestHeaderSectionTooLarge"
+    status = 400
+
+
+def _incomplete() -> IncompleteBody:
+    """The client closed the connection before sending the body it announced: nothing is served."""
+    return IncompleteBody("You did not provide the number of bytes specified by the Content-Length HTTP header")
 
 
 @dataclass(slots=True)
@@ -60,6 +73,10 @@ class KeylessApp:
         req = _request_from_scope(scope)
         if req.raw_path.startswith("/_keyless/"):
             resp = self._local(req)
+        elif _headers_too_large(scope["headers"]):
+            resp = self._refused(routing.service_from_signature(req), RequestHeaderSectionTooLarge(
+                "Your request header section exceeds the maximum allowed size.", MaxSizeAllowed=str(MAX_HEADER_LINE)),
+                ids.request_id())
         else:
             resp = await self.handle(req, receive)
             if req.stream is not None and resp.status >= 300:
@@ -74,7 +91,10 @@ class KeylessApp:
         request_id = ids.request_id()
         service_name = routing.service_from_signature(req)
         if service_name != "s3":
-            req.body = await _read_body(receive, MAX_CONTROL_BODY)
+            try:
+                req.body = await _read_body(receive, MAX_CONTROL_BODY)
+            except errors.AwsError as exc:  # too large, or cut short: nothing else is read or served
+                return self._refused(service_name, exc, request_id)
             if service_name is None:
                 form = dict(parse_qsl(req.body.decode("utf-8", "replace"))) if routing.is_form(req) else None
                 service_name = routing.service_from_shape(req, form)
@@ -125,6 +145,13 @@ class KeylessApp:
             raise errors.NotImplementedOperation(f"{op.name} is not implemented by keyless yet.")
         served.output = output = await call_handler(handler, ctx, params) or {}
         return proto.serialize(op, output, request_id)
+
+    def _refused(self, service_name: str | None, error: errors.AwsError, request_id: str) -> HttpResponse:
+        """An error before the request was read whole; the connection closes, as its body may be unread."""
+        proto = protocol_for(service_name if service_name in self.state.services else "s3")
+        resp = proto.serialize_error(error, request_id)
+        resp.headers.append(("connection", "close"))
+        return resp
 
     def _record(self, served: _Served) -> None:
         recorder = self.state.components.get("trail")
@@ -195,13 +222,23 @@ def _request_from_scope(scope: dict[str, Any]) -> HttpRequest:
     )
 
 
+def _headers_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
+    total = 0
+    for name, value in headers:
+        line = len(name) + 2 + len(value)
+        if line > MAX_HEADER_LINE:
+            return True
+        total += line
+    return total > MAX_HEADER_SECTION
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _incomplete()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -226,7 +263,7 @@ async def _body_stream(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise errors.AwsError("The client disconnected before the body was complete.")
+            raise _incomplete()
         chunk = message.get("body", b"")
         if chunk:
             yield chunk
