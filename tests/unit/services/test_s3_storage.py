@@ -111,3 +111,38 @@ def test_link_and_compose(store: storage.BlobStore) -> None:
     assert crc.digest() == zlib.crc32(b"abcdefhi").to_bytes(4, "big")
     plain = asyncio.run(store.compose([storage.Source(b, 0, 4), storage.Source(copy, 2, 2)]))
     assert store.path(plain.blob).read_bytes() == b"ghijcd"
+
+
+def test_group_sync_covers_every_change_with_shared_fsyncs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    changes = 0
+    lock = threading.Lock()
+    fsync_started_after: list[int] = []  # how many changes had been made when each fsync began
+
+    def fake_fsync(path: Path) -> None:
+        with lock:
+            fsync_started_after.append(changes)
+        threading.Event().wait(0.02)  # a slow disk, so that other threads arrive meanwhile
+
+    monkeypatch.setattr(storage, "_fsync_dir", fake_fsync)
+    group = storage._GroupSync(tmp_path)
+    start = threading.Barrier(8)
+    covered: list[bool] = []
+
+    def change() -> None:
+        nonlocal changes
+        start.wait()
+        with lock:
+            changes += 1
+            mine = changes
+        group.after_change()
+        covered.append(any(seen >= mine for seen in fsync_started_after))
+
+    threads = [threading.Thread(target=change) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert covered == [True] * 8  # nobody returned before an fsync that began after its change
+    assert len(fsync_started_after) < 8  # and they shared them

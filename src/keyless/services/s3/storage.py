@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -71,6 +72,7 @@ class BlobStore:
         self.blobs = root / "blobs"
         self.executor = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="s3-io")
         self._deleting: set[Future[None]] = set()
+        self._dir_sync = _GroupSync(self.blobs)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Blocking file work (writes, fsyncs, copies) on the store's I/O threads."""
@@ -142,7 +144,7 @@ class BlobStore:
         new_id = new_blob_id()
         final = self.path(new_id)
         os.link(self.path(blob_id), final)
-        _fsync_dir(final.parent)
+        self._dir_sync.after_change()
         return new_id
 
     async def compose(self, sources: Sequence[Source], digests: Sequence[Digest] = (), *, md5: bool = False) -> Written:
@@ -170,7 +172,7 @@ class BlobStore:
     def _publish(self, tmp: Path, blob_id: str) -> None:
         final = self.path(blob_id)
         os.rename(tmp, final)
-        _fsync_dir(final.parent)
+        self._dir_sync.after_change()
 
     # --- reading and deleting -------------------------------------------------------------
 
@@ -357,6 +359,37 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+class _GroupSync:
+    """fsync of one directory, shared by every thread that changed it before the sync began: a
+    rename is durable once a directory fsync *started after it* returns, so concurrent uploads
+    take turns leading one fsync for everyone waiting instead of issuing one each."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._cond = threading.Condition()
+        self._requested = 0  # changes announced
+        self._synced = 0  # changes covered by a finished fsync
+        self._syncing = False
+
+    def after_change(self) -> None:
+        with self._cond:
+            self._requested += 1
+            ticket = self._requested
+            while self._synced < ticket:
+                if self._syncing:
+                    self._cond.wait()
+                    continue
+                self._syncing, target = True, self._requested
+                self._cond.release()
+                try:
+                    _fsync_dir(self.directory)
+                finally:
+                    self._cond.acquire()
+                    self._syncing = False
+                    self._cond.notify_all()
+                self._synced = max(self._synced, target)
 
 
 def _fsync_dir(path: Path) -> None:
