@@ -4,21 +4,23 @@ that every hostile-input test runs under."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 import pytest
 
-from security_wire import Keys, LogCapture, state_digest
+from security_wire import HOSTILE_BUCKET, HOSTILE_ROLE, Keys, LogCapture, state_digest
 from keyless.testing import Server
-
-HOSTILE_BUCKET = "hostile-bucket"
 
 
 @pytest.fixture(scope="package")
 def secure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(tmp_path_factory.mktemp("keyless-security"))
     srv.start()
-    srv.client("s3").create_bucket(Bucket=HOSTILE_BUCKET)  # hostile requests aim at a real bucket
+    srv.client("s3").create_bucket(Bucket=HOSTILE_BUCKET)  # hostile requests aim at a real bucket and role
+    srv.client("iam").create_role(RoleName=HOSTILE_ROLE, AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"AWS": "arn:aws:iam::123456789012:root"}}]}))
     yield srv
     srv.stop()
 

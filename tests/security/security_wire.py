@@ -26,6 +26,8 @@ from sqlalchemy import select
 from keyless.store import schema
 from keyless.testing import Server
 
+HOSTILE_BUCKET = "hostile-bucket"  # made by the suite's server fixture, for requests to aim at
+HOSTILE_ROLE = "hostile-role"
 TIMEOUT = 10.0  # seconds a hostile request may take before we call it a hang
 PROTOCOLS = {"iam": "query", "sts": "query", "ec2": "ec2", "cloudtrail": "json", "s3": "rest-xml"}
 TRACEBACK_MARKERS = (b"Traceback (most recent call last)", b'File "/', b"Exception in ASGI application")
@@ -90,6 +92,9 @@ class Keys:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:  # hypothesis prints failing examples field by field otherwise
+        return f"Keys({self.access_key_id!r}, ***)"
 
     @classmethod
     def of(cls, creds: dict[str, Any]) -> Keys:
@@ -164,7 +169,19 @@ def aws_error(reply: Reply, service: str, *, head: bool = False) -> str:
     return str(code)
 
 
-def refused_or_closed(reply: Reply, service: str = "s3") -> str | None:
+def envelope_service(reply: Reply) -> str:
+    """Which protocol's error envelope the body is in (for requests whose service is unclear)."""
+    body = reply.body.lstrip()
+    if body.startswith(b"{"):
+        return "cloudtrail"
+    if b"<ErrorResponse" in body[:200]:
+        return "iam"
+    if b"<Response><Errors>" in body[:200]:
+        return "ec2"
+    return "s3"
+
+
+def refused_or_closed(reply: Reply, service: str | None = None) -> str | None:
     """Broken HTTP: either a clean close, a plain 4xx from the HTTP layer, or an AWS 4xx error."""
     if reply.status is None:
         return None
@@ -172,7 +189,7 @@ def refused_or_closed(reply: Reply, service: str = "s3") -> str | None:
     assert_no_traceback(reply.body)
     if reply.headers.get("content-type", "").startswith("text/plain"):
         return str(reply.status)  # the HTTP parser's own refusal, before any AWS code ran
-    return aws_error(reply, service)
+    return aws_error(reply, service or envelope_service(reply))
 
 
 def assert_no_traceback(text: bytes | str) -> None:
