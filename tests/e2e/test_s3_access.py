@@ -5,6 +5,7 @@ s3:prefix condition, and presigned URLs used by a plain HTTP client."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -149,17 +150,15 @@ def test_article_scenario_on_an_instance_with_keyless_run(server: Server, articl
     upload = tmp_path / "data.json"
     upload.write_text("{}")
 
-    def on_instance(*command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "keyless", "run", "--instance-profile", profile,
-                               "--data-dir", str(server.data_dir), "--endpoint", server.endpoint, "--", AWS_CLI, *command],
-                              capture_output=True, text=True, timeout=120)
-
-    allowed = on_instance("s3", "cp", f"s3://{article['bucket']}/data.json", "-")
-    assert allowed.returncode == 0, allowed.stderr
-    assert allowed.stdout == '{"hello": "world"}'
-    denied = on_instance("s3", "cp", str(upload), f"s3://{article['bucket']}/x")
-    assert denied.returncode != 0 and "AccessDenied" in denied.stderr
-    assert ":assumed-role/ec2-s3-access-role-" in denied.stderr and "/i-" in denied.stderr
+    script = (f'"$AWS" s3 cp s3://{article["bucket"]}/data.json - && echo; '
+              f'"$AWS" s3 cp --no-progress {upload} s3://{article["bucket"]}/x || echo PUT-REFUSED')
+    run = subprocess.run([sys.executable, "-m", "keyless", "run", "--instance-profile", profile,
+                          "--data-dir", str(server.data_dir), "--endpoint", server.endpoint, "--", "sh", "-c", script],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "AWS": AWS_CLI})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ['{"hello": "world"}', "PUT-REFUSED"]
+    assert "AccessDenied" in run.stderr
+    assert ":assumed-role/ec2-s3-access-role-" in run.stderr and "/i-" in run.stderr
 
 
 def test_missing_key_without_list_permission_is_access_denied(server: Server, s3: Any, article: dict[str, Any]) -> None:
