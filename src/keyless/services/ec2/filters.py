@@ -76,7 +76,7 @@ def _token(offset: int) -> str:
 def _offset(token: str) -> int:
     try:
         value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["o"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # any token keyless did not write
         raise InvalidParameterValue(f"Invalid value '{token}' for nextToken") from None
     if not isinstance(value, int) or value < 0:
         raise InvalidParameterValue(f"Invalid value '{token}' for nextToken")
