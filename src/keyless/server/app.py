@@ -63,6 +63,7 @@ class _Served:
 class KeylessApp:
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self._reads: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -143,8 +144,24 @@ class KeylessApp:
         handler = service.handlers.get(op.name)
         if handler is None:
             raise errors.NotImplementedOperation(f"{op.name} is not implemented by keyless yet.")
-        served.output = output = await call_handler(handler, ctx, params) or {}
+        if op.name in service.cacheable_reads:
+            served.output = output = await self._cached_read(handler, ctx, params)
+        else:
+            served.output = output = await call_handler(handler, ctx, params) or {}
         return proto.serialize(op, output, request_id)
+
+    async def _cached_read(self, handler: Any, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """A read whose answer depends only on IAM state, caller and input, kept until the next IAM write."""
+        key = (ctx.service, ctx.operation, ctx.caller.user_id, repr(sorted(params.items())))
+        generation = self.state.db.generation
+        hit = self._reads.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        output = await call_handler(handler, ctx, params) or {}
+        if len(self._reads) > 20_000:
+            self._reads.clear()
+        self._reads[key] = (generation, output)
+        return output
 
     def _refused(self, service_name: str | None, error: errors.AwsError, request_id: str) -> HttpResponse:
         """An error before the request was read whole; the connection closes, as its body may be unread."""
