@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from security_wire import LogCapture, assert_no_traceback, exchange
+from security_wire import LogCapture, assert_no_traceback, exchange, wire
 from keyless.testing import Server, free_port
 
 ACCOUNT = "123456789012"
@@ -98,14 +98,9 @@ def imds(server: Server, instance_id: str) -> str:
 
 
 def call(url: str, method: str = "GET", path: str = "/latest/meta-data/", headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    host, port = url[len("http://"):].split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.request(method, path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+    reply = exchange(int(url.rsplit(":", 1)[1]), wire(method, path, [("Host", "169.254.169.254"), *(headers or {}).items()]))
+    assert reply.status is not None
+    return reply.status, reply.body
 
 
 CREDENTIALS = f"/latest/meta-data/iam/security-credentials/{ROLE}"

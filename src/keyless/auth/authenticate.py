@@ -4,7 +4,7 @@ IAM write; session tokens carry everything sealed inside them, so they never tou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from keyless import errors
@@ -28,8 +28,8 @@ class Authenticated:
 @dataclass(frozen=True, slots=True)
 class _KeyEntry:
     generation: int
-    secret: str | None  # None: unknown or inactive key
-    caller: Caller | None
+    secret: str | None = field(repr=False)  # None: unknown or inactive key
+    caller: Caller | None = None
 
 
 class Authenticator:
