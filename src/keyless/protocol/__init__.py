@@ -9,18 +9,25 @@ per protocol walks them (botocore's serialize.py and parsers.py, in reverse).
           match_operation(req) · parse(op, req) · serialize(op, output, id) · serialize_error(e, id)
                  ┌──────────────────┬─────────┴──────────┬───────────────────────┐
           QueryProtocol      Ec2Protocol           JsonProtocol            RestXmlProtocol
-          (query.py)         (query.py)            (jsonrpc.py)            (restxml.py, routes.py)
+          (query.py)         (query.py)            (jsonrpc.py)            (restxml.py)
           IAM, STS           EC2                   CloudTrail, DynamoDB    S3
-             │                   │                       │                       │
-        FormReader (form.py) ────┘              json body <-> Node      uri/query/headers/XML body
-             │                                                           XmlReader (xmlread.py)
-        XmlWriter (xmlwrite.py) ◀───────────────────────────────────────── XmlWriter
+             │                   │                       │                 ├─ Router (routes.py)
+        FormReader (form.py) ────┘              json body <-> Node         ├─ uri/query/headers (locations.py)
+             │                                                             ├─ XmlReader (xmlread.py)
+        XmlWriter (xmlwrite.py) ◀──────────────────────────────────────────┴─ XmlWriter
 
     Request flow   HttpRequest ─match_operation─▶ OperationModel ─plan()─▶ OperationPlan (cached:
-                   compiled input/output Nodes, routes)  ─decode─▶ params ─validate.violations─▶
-                   params | the service's validation error
+                   compiled input/output Nodes, member tables)  ─decode─▶ params
+                   ─validate.violations─▶ params | the service's validation error
+                   (the form is decoded once and kept on the request; so is the rest-xml route)
     Response flow  output dict ─serialize─▶ HttpResponse;  AwsError ─autherrors─▶ protocol's own
                    name/status ─render_error─▶ HttpResponse
+
+    Handlers get params shaped like the input shape (ints, bools, aware UTC datetimes, bytes for
+    blobs, lists, dicts; S3 streaming bodies as the unread req.stream) and return a dict shaped like
+    the output shape: timestamps as datetimes, epoch numbers or ISO strings; S3 payloads as bytes,
+    str or an async byte iterator; output["ResponseMetadata"]["HTTPStatusCode"] overrides a REST
+    status (206). Members the shape does not have are ignored.
 
     models.py     botocore Shape -> Node (compiled once; Java regexes translated)
     values.py     timestamps, booleans, numbers, blobs on the wire

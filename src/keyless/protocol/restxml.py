@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,20 +32,18 @@ from keyless.protocol.errors import (
 )
 from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.protocol.models import Node, OperationPlan
+from keyless.protocol.locations import (
+    argument_value,
+    by_location,
+    groups_have_body,
+    header_value,
+    payload_member,
+    query_map,
+    write_headers,
+)
 from keyless.protocol.routes import Router
 from keyless.protocol.validate import Violation, render_value
-from keyless.protocol.values import (
-    BadValue,
-    blob_text,
-    bool_text,
-    float_text,
-    format_timestamp,
-    parse_blob,
-    parse_bool,
-    parse_float,
-    parse_int,
-    parse_timestamp,
-)
+from keyless.protocol.values import BadValue
 from keyless.protocol.xmlread import XmlReader, local_name, parse_document
 from keyless.protocol.xmlwrite import XmlWriter, escape, namespace_attr
 
@@ -107,7 +104,7 @@ class RestXmlProtocol(Protocol):
     # --- routing ------------------------------------------------------------------------------
 
     def match_operation(self, req: HttpRequest) -> OperationModel:
-        name, labels = self.router.match(req.method, self.effective_path(req), _query_map(req), req.header_map)
+        name, labels = self.router.match(req.method, self.effective_path(req), query_map(req), req.header_map)
         req._route = (name, labels)
         op = self.operation(name)
         assert op is not None  # routes are built from the model's own operations
@@ -126,10 +123,10 @@ class RestXmlProtocol(Protocol):
         return payload is not None and payload[1].streaming
 
     def prepare(self, plan: OperationPlan) -> None:
-        plan.extra["payload"] = _payload(plan.input)
-        plan.extra["out_payload"] = _payload(plan.output)
-        plan.extra["in"] = groups = _by_location(plan.input)
-        plan.extra["out"] = _by_location(plan.output)
+        plan.extra["payload"] = payload_member(plan.input)
+        plan.extra["out_payload"] = payload_member(plan.output)
+        plan.extra["in"] = groups = by_location(plan.input)
+        plan.extra["out"] = by_location(plan.output)
         # Lookup tables keyed the way requests arrive: lower-case header names, query keys.
         plan.extra["in_headers"] = {(n.wire or name).lower(): (name, n) for name, n in groups["header"]}
         plan.extra["in_query"] = {n.wire or name: (name, n) for name, n in groups["querystring"] if n.type != "map"}
@@ -148,16 +145,16 @@ class RestXmlProtocol(Protocol):
         for name, node in groups["uri"]:
             raw = labels.get(node.wire or name)
             if raw is not None:
-                params[name] = _argument(node, unquote(raw), node.wire or name)
+                params[name] = argument_value(node, unquote(raw), node.wire or name)
         if groups["querystring"]:
-            self._read_query(plan, _query_map(req), params)
+            self._read_query(plan, query_map(req), params)
         header_table = plan.extra["in_headers"]
         if header_table:
             for key, raw in req.header_map.items():
                 entry = header_table.get(key)
                 if entry is not None:
                     name, node = entry
-                    params[name] = _header_value(node, raw, node.wire or name)
+                    params[name] = header_value(node, raw, node.wire or name)
         for name, node in groups["headers"]:
             prefix = (node.wire or "").lower()
             found = {k[len(prefix):]: v for k, v in req.header_map.items() if k.startswith(prefix)}
@@ -175,9 +172,9 @@ class RestXmlProtocol(Protocol):
             name, node = entry
             if node.type == "list":
                 assert node.member is not None
-                params[name] = [_argument(node.member, v, key) for v in values]
+                params[name] = [argument_value(node.member, v, key) for v in values]
             else:
-                params[name] = _argument(node, values[0], key)
+                params[name] = argument_value(node, values[0], key)
         for name, _node in plan.extra["in_query_maps"]:  # every parameter no other member claims
             extra = {k: v[-1] for k, v in query.items() if k not in table}
             if extra:
@@ -248,7 +245,7 @@ class RestXmlProtocol(Protocol):
             for name, member in groups["statusCode"]:
                 if output.get(name) is not None:
                     status = int(output[name])
-            _write_headers(groups, output, headers)
+            write_headers(groups, output, headers)
             body = self._body(op, plan, output, headers)
         return HttpResponse(status, headers, body)
 
@@ -319,125 +316,3 @@ def virtual_host_bucket(host: str) -> str | None:
 def host_id(request_id: str) -> str:
     """x-amz-id-2: an opaque id S3 pairs with the request id (derived, so it is stable)."""
     return base64.b64encode(hashlib.sha256(request_id.encode()).digest() * 2).decode()
-
-
-def _query_map(req: HttpRequest) -> dict[str, list[str]]:
-    query: dict[str, list[str]] = {}
-    for key, value in req.query:
-        query.setdefault(key, []).append(value)
-    return query
-
-
-def _payload(node: Node | None) -> tuple[str, Node] | None:
-    if node is None or not node.payload:
-        return None
-    member = node.members.get(node.payload)
-    return (node.payload, member) if member is not None else None
-
-
-_LOCATIONS = ("uri", "querystring", "header", "headers", "statusCode")
-
-
-def _by_location(node: Node | None) -> dict[str, list[tuple[str, Node]]]:
-    groups: dict[str, list[tuple[str, Node]]] = {loc: [] for loc in (*_LOCATIONS, "body")}
-    if node is not None:
-        for name, member in node.members.items():
-            if name != node.payload:
-                groups[member.location if member.location in _LOCATIONS else "body"].append((name, member))
-    return groups
-
-
-def groups_have_body(groups: dict[str, list[tuple[str, Node]]]) -> bool:
-    return bool(groups["body"])
-
-
-def _argument(node: Node, text: str, wire: str) -> Any:
-    """A URI label or query value; a bad one is InvalidArgument naming the parameter."""
-    try:
-        return _scalar_from_text(node, text, "iso8601")
-    except BadValue:
-        raise InvalidArgument(f"Invalid value for {wire}: {text!r}", ArgumentName=wire, ArgumentValue=text) from None
-
-
-def _header_value(node: Node, text: str, wire: str) -> Any:
-    try:
-        if node.type == "list":
-            assert node.member is not None
-            return [_scalar_from_text(node.member, item, "rfc822") for item in split_header_list(text)]
-        if node.jsonvalue:
-            return json.loads(base64.b64decode(text))
-        return _scalar_from_text(node, text, "rfc822")
-    except (BadValue, ValueError):
-        raise InvalidArgument(f"Invalid value for header {wire}: {text!r}", ArgumentName=wire, ArgumentValue=text) from None
-
-
-def _scalar_from_text(node: Node, text: str, timestamp_default: str) -> Any:
-    kind = node.type
-    if kind in ("string", "character"):
-        return text
-    if kind in ("integer", "long", "short", "byte"):
-        return parse_int(text)
-    if kind == "boolean":
-        return parse_bool(text)
-    if kind in ("float", "double"):
-        return parse_float(text)
-    if kind == "timestamp":
-        return parse_timestamp(text)
-    if kind == "blob":
-        return parse_blob(text)
-    raise BadValue(text, kind)
-
-
-def split_header_list(text: str) -> list[str]:
-    """a, "b,c", d -> [a, b,c, d] (botocore quotes items holding commas or quotes)."""
-    items, current, quoted, escaped = [], [], False, False
-    for ch in text:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif quoted and ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == "," and not quoted:
-            items.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    items.append("".join(current).strip())
-    return items
-
-
-def _write_headers(groups: dict[str, list[tuple[str, Node]]], output: dict[str, Any],
-                   headers: list[tuple[str, str]]) -> None:
-    for name, member in groups["header"]:
-        value = output.get(name)
-        if value is not None and value != []:  # an empty list is no header at all
-            headers.append(((member.wire or name).lower(), header_text(member, value)))
-    for name, member in groups["headers"]:
-        prefix = (member.wire or "").lower()
-        for key, value in (output.get(name) or {}).items():
-            headers.append((prefix + str(key).lower(), str(value)))
-
-
-def header_text(node: Node, value: Any) -> str:
-    kind = node.type
-    if kind == "timestamp":
-        # Handlers may hold a header date as the client sent it (S3 keeps Expires verbatim).
-        return value if isinstance(value, str) else str(format_timestamp(value, node.timestamp_format, "rfc822"))
-    if kind == "list":
-        assert node.member is not None
-        return ",".join(_quote_item(header_text(node.member, v)) for v in value)
-    if node.jsonvalue:
-        return blob_text(json.dumps(value, separators=(",", ":")))
-    if kind == "boolean":
-        return bool_text(value)
-    if kind in ("float", "double"):
-        return float_text(value)
-    if kind == "blob":
-        return blob_text(value)
-    return str(value)
-
-
-def _quote_item(text: str) -> str:
-    return '"' + text.replace('"', '\\"') + '"' if ('"' in text or "," in text) else text
