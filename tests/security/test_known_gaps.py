@@ -25,3 +25,38 @@ def test_a_deeply_nested_ec2_next_token_is_invalid_parameter_value(secure_server
     request = signed(secure_server, admin_keys, "ec2", "POST", "/", headers=FORM,
                      body=form("DescribeInstances", VERSIONS["ec2"], NextToken=token))
     assert aws_error(exchange(secure_server.port, request), "ec2") == "InvalidParameterValue"
+
+
+@pytest.mark.xfail(strict=True, reason="services/sts/handlers.py _check_session_policies counts only the session policy "
+                                       "toward the packed size, not session tags: AssumeRole with 50 large tags succeeds "
+                                       "(AWS: PackedPolicyTooLarge) and issues a ~16 KiB token, which no request can carry "
+                                       "under the 8 KiB header-line limit")
+def test_every_session_sts_issues_can_sign_a_request(secure_server: Server, admin_client) -> None:  # type: ignore[no-untyped-def]
+    import botocore.exceptions
+
+    import random
+
+    rng = random.Random(8)  # incompressible tag text: the token carries the tags zlib-compressed
+    text = lambda n: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(n))  # noqa: E731
+    tags = [{"Key": f"k{i:02d}" + text(125), "Value": text(256)} for i in range(50)]
+    try:
+        creds = admin_client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/hostile-role",
+                                                RoleSessionName="tagged", Tags=tags)["Credentials"]
+    except botocore.exceptions.ClientError as exc:
+        assert exc.response["Error"]["Code"] == "PackedPolicyTooLarge"
+        return
+    sts = secure_server.client("sts", aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                               aws_session_token=creds["SessionToken"])
+    assert sts.get_caller_identity()["Arn"].endswith("/tagged")
+
+
+@pytest.mark.xfail(strict=True, reason="services/sts: AssumeRole with session Tags succeeds although the role's trust "
+                                       "policy allows only sts:AssumeRole; AWS also requires sts:TagSession there "
+                                       "(AccessDenied otherwise)")
+def test_session_tags_need_sts_tag_session_in_the_trust_policy(admin_client) -> None:  # type: ignore[no-untyped-def]
+    import botocore.exceptions
+
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        admin_client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/hostile-role", RoleSessionName="tags",
+                                        Tags=[{"Key": "team", "Value": "blue"}])
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
