@@ -1,0 +1,146 @@
+"""Issue 3's acceptance test: documented IAM policy examples through the real aws CLI.
+
+Each file in simulator_examples/ is one scenario from AWS's documentation: the page (`source`), the sentence
+that decides it (`says`), the policies, context and, for SimulatePrincipalPolicy, the user or role that carries
+them, and the decisions (`expect`). Every file is one `aws iam simulate-custom-policy` or
+`aws iam simulate-principal-policy` call with `--cli-input-json`; all calls run up front, four at a time,
+and each example is then its own test. `{{PRINCIPAL_NAME}}` / `{{PRINCIPAL_ARN}}` in a file stand for the
+uniquely named user or role created for it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keyless.testing import Server
+
+EXAMPLES_DIR = Path(__file__).parent / "simulator_examples"
+EXAMPLES: dict[str, dict[str, Any]] = {path.stem: json.loads(path.read_text()) for path in sorted(EXAMPLES_DIR.glob("*.json"))}
+DECISIONS = {"allowed", "explicitDeny", "implicitDeny"}
+PRINCIPAL_API = "simulate-principal-policy"
+# SimulatePrincipalPolicy never looks at a role's trust policy; any valid one will do.
+DEFAULT_TRUSTED_SERVICE = "ec2.amazonaws.com"
+
+
+def policy_text(document: str | dict[str, Any]) -> str:
+    """A document given as text (the CLI reference's one-line policies) is sent byte for byte."""
+    return document if isinstance(document, str) else json.dumps(document, indent=4)
+
+
+def fill_in(value: Any, name: str, arn: str) -> Any:
+    text = json.dumps(value).replace("{{PRINCIPAL_NAME}}", name).replace("{{PRINCIPAL_ARN}}", arn)
+    return json.loads(text)
+
+
+def create_principal(iam: Any, spec: dict[str, Any]) -> tuple[str, str]:
+    """The user or role of a SimulatePrincipalPolicy example, with its inline, managed and boundary policies."""
+    suffix = uuid.uuid4().hex[:8]
+    name = f"{spec['name']}-{suffix}"
+    boundary = {}
+    if "boundary" in spec:
+        created = iam.create_policy(PolicyName=f"{spec['boundary']['name']}-{suffix}",
+                                    PolicyDocument=policy_text(spec["boundary"]["document"]))
+        boundary = {"PermissionsBoundary": created["Policy"]["Arn"]}
+    if spec["type"] == "user":
+        arn = iam.create_user(UserName=name, **boundary)["User"]["Arn"]
+        put_inline, attach = iam.put_user_policy, iam.attach_user_policy
+        owner = {"UserName": name}
+    else:
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                         "Principal": {"Service": spec.get("trust_service", DEFAULT_TRUSTED_SERVICE)}}]}
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), **boundary)["Role"]["Arn"]
+        put_inline, attach = iam.put_role_policy, iam.attach_role_policy
+        owner = {"RoleName": name}
+    for policy_name, document in spec.get("inline", {}).items():
+        put_inline(**owner, PolicyName=policy_name, PolicyDocument=policy_text(fill_in(document, name, arn)))
+    for managed in spec.get("managed", []):
+        if isinstance(managed, str):  # an AWS managed policy by ARN
+            attach(**owner, PolicyArn=managed)
+            continue
+        created = iam.create_policy(PolicyName=f"{managed['name']}-{suffix}", PolicyDocument=policy_text(managed["document"]))
+        attach(**owner, PolicyArn=created["Policy"]["Arn"])
+    return name, arn
+
+
+def cli_input(example: dict[str, Any], principal_arn: str | None) -> dict[str, Any]:
+    """The --cli-input-json document: unique actions and resources; the simulator answers their product."""
+    request: dict[str, Any] = {"ActionNames": list(dict.fromkeys(item["action"] for item in example["expect"]))}
+    resources = list(dict.fromkeys(item["resource"] for item in example["expect"] if "resource" in item))
+    if resources:
+        request["ResourceArns"] = resources
+    if principal_arn is not None:
+        request["PolicySourceArn"] = principal_arn
+    else:
+        request["PolicyInputList"] = [policy_text(document) for document in example["policies"]]
+    if "boundary" in example:
+        request["PermissionsBoundaryPolicyInputList"] = [policy_text(example["boundary"])]
+    if "resource_policy" in example:
+        request["ResourcePolicy"] = policy_text(example["resource_policy"])
+    for key, field in (("caller_arn", "CallerArn"), ("resource_owner", "ResourceOwner"), ("context", "ContextEntries")):
+        if key in example:
+            request[field] = example[key]
+    return request
+
+
+@pytest.fixture(scope="module")
+def outcomes(server: Server, aws: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every example's CLI output (or the exception its call raised), keyed by example name."""
+    iam = server.client("iam")
+    folder = tmp_path_factory.mktemp("simulator_examples")
+    prepared: dict[str, tuple[dict[str, Any], Path]] = {}
+    for name, example in EXAMPLES.items():
+        principal_arn = None
+        if example["api"] == PRINCIPAL_API:
+            principal_name, principal_arn = create_principal(iam, example["principal"])
+            example = fill_in(example, principal_name, principal_arn)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(cli_input(example, principal_arn)))
+        prepared[name] = (example, path)
+
+    def run(api: str, path: Path) -> Any:
+        try:
+            return aws.json("iam", api, "--cli-input-json", f"file://{path}")
+        except AssertionError as exc:  # reported by the example's own test
+            return exc
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run, example["api"], path) for name, (example, path) in prepared.items()}
+        return {name: (prepared[name][0], future.result()) for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_documented_example(name: str, outcomes: dict[str, Any]) -> None:
+    example, output = outcomes[name]
+    if isinstance(output, Exception):
+        raise output
+    results = {(r["EvalActionName"], r["EvalResourceName"]): r for r in output["EvaluationResults"]}
+    wrong = []
+    for item in example["expect"]:
+        key = (item["action"], item.get("resource", "*"))
+        got = results[key]["EvalDecision"] if key in results else "no result"
+        if got != item["decision"]:
+            wrong.append(f"{key[0]} on {key[1]}: documented {item['decision']}, keyless said {got}")
+    assert not wrong, f"{example['source']}\n  {example['says']}\n  " + "\n  ".join(wrong)
+    if "matched" in example:
+        first = example["expect"][0]
+        statements = results[(first["action"], first.get("resource", "*"))]["MatchedStatements"]
+        shown = [{field: statement.get(field) for field in documented} for statement, documented in zip(statements, example["matched"])]
+        assert (len(statements), shown) == (len(example["matched"]), example["matched"])
+
+
+def test_the_collection_is_documented_and_large_enough() -> None:
+    assert len(EXAMPLES) >= 40
+    assert sum(example["api"] == PRINCIPAL_API for example in EXAMPLES.values()) >= 5
+    for name, example in EXAMPLES.items():
+        assert example["source"].startswith("https://docs.aws.amazon.com/"), name
+        assert example["title"] and example["says"] and example["expect"], name
+        assert {item["decision"] for item in example["expect"]} <= DECISIONS, name
+        assert example["api"] in ("simulate-custom-policy", PRINCIPAL_API), name
+        assert ("principal" in example) == (example["api"] == PRINCIPAL_API), name
+        assert ("policies" in example) != ("principal" in example), name
