@@ -52,8 +52,9 @@ def create_principal(iam: Any, spec: dict[str, Any]) -> tuple[str, str]:
         put_inline, attach = iam.put_user_policy, iam.attach_user_policy
         owner = {"UserName": name}
     else:
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                         "Principal": {"Service": spec.get("trust_service", DEFAULT_TRUSTED_SERVICE)}}]}
+        service = spec.get("trust_service", DEFAULT_TRUSTED_SERVICE)
+        trust = {"Version": "2012-10-17",
+                 "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}]}
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), **boundary)["Role"]["Arn"]
         put_inline, attach = iam.put_role_policy, iam.attach_role_policy
         owner = {"RoleName": name}
@@ -88,13 +89,22 @@ def cli_input(example: dict[str, Any], principal_arn: str | None) -> dict[str, A
     return request
 
 
+def selected_examples(request: pytest.FixtureRequest) -> list[str]:
+    """The examples this session runs, so that `-k one_example` makes one CLI call, not all of them."""
+    names = [item.callspec.params["name"] for item in request.session.items
+             if getattr(item, "module", None) is request.module and hasattr(item, "callspec")]
+    return names or list(EXAMPLES)
+
+
 @pytest.fixture(scope="module")
-def outcomes(server: Server, aws: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every example's CLI output (or the exception its call raised), keyed by example name."""
+def outcomes(request: pytest.FixtureRequest, server: Server, aws: Any,
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Each selected example's CLI output (or the exception its call raised), keyed by example name."""
     iam = server.client("iam")
     folder = tmp_path_factory.mktemp("simulator_examples")
     prepared: dict[str, tuple[dict[str, Any], Path]] = {}
-    for name, example in EXAMPLES.items():
+    for name in selected_examples(request):
+        example = EXAMPLES[name]
         principal_arn = None
         if example["api"] == PRINCIPAL_API:
             principal_name, principal_arn = create_principal(iam, example["principal"])
@@ -127,11 +137,12 @@ def test_documented_example(name: str, outcomes: dict[str, Any]) -> None:
         if got != item["decision"]:
             wrong.append(f"{key[0]} on {key[1]}: documented {item['decision']}, keyless said {got}")
     assert not wrong, f"{example['source']}\n  {example['says']}\n  " + "\n  ".join(wrong)
-    if "matched" in example:
+    if "matched" in example:  # the fields the documentation shows of the first result's MatchedStatements
         first = example["expect"][0]
         statements = results[(first["action"], first.get("resource", "*"))]["MatchedStatements"]
-        shown = [{field: statement.get(field) for field in documented} for statement, documented in zip(statements, example["matched"])]
-        assert (len(statements), shown) == (len(example["matched"]), example["matched"])
+        documented = example["matched"]
+        shown = [{field: statement.get(field) for field in fields} for statement, fields in zip(statements, documented)]
+        assert (len(statements), shown) == (len(documented), documented), f"documented {documented}, got {statements}"
 
 
 def test_the_collection_is_documented_and_large_enough() -> None:
