@@ -4,8 +4,9 @@ Each file in simulator_examples/ is one scenario from AWS's documentation: the p
 that decides it (`says`), the policies, context and, for SimulatePrincipalPolicy, the user or role that carries
 them, and the decisions (`expect`). Every file is one `aws iam simulate-custom-policy` or
 `aws iam simulate-principal-policy` call with `--cli-input-json`; all calls run up front, four at a time,
-and each example is then its own test. `{{PRINCIPAL_NAME}}` / `{{PRINCIPAL_ARN}}` in a file stand for the
-uniquely named user or role created for it.
+and each example is then its own test. The CLI reference's own examples carry their printed `command_line`
+(shorthand `--context-entries` and all) and run exactly so. `{{PRINCIPAL_NAME}}` / `{{PRINCIPAL_ARN}}` in a
+file stand for the uniquely named user or role created for it.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def outcomes(request: pytest.FixtureRequest, server: Server, aws: Any,
     """Each selected example's CLI output (or the exception its call raised), keyed by example name."""
     iam = server.client("iam")
     folder = tmp_path_factory.mktemp("simulator_examples")
-    prepared: dict[str, tuple[dict[str, Any], Path]] = {}
+    prepared: dict[str, tuple[dict[str, Any], list[str]]] = {}
     for name in selected_examples(request):
         example = EXAMPLES[name]
         principal_arn = None
@@ -111,16 +112,16 @@ def outcomes(request: pytest.FixtureRequest, server: Server, aws: Any,
             example = fill_in(example, principal_name, principal_arn)
         path = folder / f"{name}.json"
         path.write_text(json.dumps(cli_input(example, principal_arn)))
-        prepared[name] = (example, path)
+        prepared[name] = (example, example.get("command_line") or ["--cli-input-json", f"file://{path}"])
 
-    def run(api: str, path: Path) -> Any:
+    def run(api: str, arguments: list[str]) -> Any:
         try:
-            return aws.json("iam", api, "--cli-input-json", f"file://{path}")
+            return aws.json("iam", api, *arguments)
         except AssertionError as exc:  # reported by the example's own test
             return exc
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run, example["api"], path) for name, (example, path) in prepared.items()}
+        futures = {name: pool.submit(run, example["api"], arguments) for name, (example, arguments) in prepared.items()}
         return {name: (prepared[name][0], future.result()) for name, future in futures.items()}
 
 
@@ -155,3 +156,16 @@ def test_the_collection_is_documented_and_large_enough() -> None:
         assert example["api"] in ("simulate-custom-policy", PRINCIPAL_API), name
         assert ("principal" in example) == (example["api"] == PRINCIPAL_API), name
         assert ("policies" in example) != ("principal" in example), name
+        if "command_line" in example:
+            assert_command_line_matches_record(example)
+
+
+def assert_command_line_matches_record(example: dict[str, Any]) -> None:
+    """A printed command line says no more and no less than the example's recorded policies and context."""
+    arguments = dict(zip(example["command_line"][::2], example["command_line"][1::2]))
+    assert arguments.get("--policy-input-list") == (example["policies"][0] if "policies" in example else None)
+    assert arguments["--action-names"].split() == [item["action"] for item in example["expect"]]
+    entries = [dict(part.split("=", 1) for part in argument.split(",")) for argument in [arguments.get("--context-entries")] if argument]
+    recorded = [{"ContextKeyName": f"'{entry['ContextKeyName']}'", "ContextKeyValues": f"'{entry['ContextKeyValues'][0]}'",
+                 "ContextKeyType": entry["ContextKeyType"]} for entry in example.get("context", [])]
+    assert entries == recorded
