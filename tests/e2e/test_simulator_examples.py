@@ -165,7 +165,8 @@ def assert_command_line_matches_record(example: dict[str, Any]) -> None:
     arguments = dict(zip(example["command_line"][::2], example["command_line"][1::2]))
     assert arguments.get("--policy-input-list") == (example["policies"][0] if "policies" in example else None)
     assert arguments["--action-names"].split() == [item["action"] for item in example["expect"]]
-    entries = [dict(part.split("=", 1) for part in argument.split(",")) for argument in [arguments.get("--context-entries")] if argument]
+    shorthand = arguments.get("--context-entries")  # one entry: Name='...',Values='...',Type=...
+    entries = [dict(part.split("=", 1) for part in shorthand.split(","))] if shorthand else []
     recorded = [{"ContextKeyName": f"'{entry['ContextKeyName']}'", "ContextKeyValues": f"'{entry['ContextKeyValues'][0]}'",
                  "ContextKeyType": entry["ContextKeyType"]} for entry in example.get("context", [])]
     assert entries == recorded
