@@ -205,7 +205,9 @@ def test_get_session_token(server: Server) -> None:
 
 
 def test_source_identity_and_tags_are_kept(server: Server) -> None:
-    role = _make_role(server, "tagged", _trust({"AWS": ACCOUNT}))
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
+    role = _make_role(server, "tagged", trust)
     server.client("iam").put_role_policy(RoleName="tagged", PolicyName="p", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*",

@@ -27,10 +27,6 @@ def test_a_deeply_nested_ec2_next_token_is_invalid_parameter_value(secure_server
     assert aws_error(exchange(secure_server.port, request), "ec2") == "InvalidParameterValue"
 
 
-@pytest.mark.xfail(strict=True, reason="services/sts/handlers.py _check_session_policies counts only the session policy "
-                                       "toward the packed size, not session tags: AssumeRole with 50 large tags succeeds "
-                                       "(AWS: PackedPolicyTooLarge) and issues a ~16 KiB token, which no request can carry "
-                                       "under the 8 KiB header-line limit")
 def test_every_session_sts_issues_can_sign_a_request(secure_server: Server, admin_client) -> None:  # type: ignore[no-untyped-def]
     import botocore.exceptions
 
@@ -50,9 +46,6 @@ def test_every_session_sts_issues_can_sign_a_request(secure_server: Server, admi
     assert sts.get_caller_identity()["Arn"].endswith("/tagged")
 
 
-@pytest.mark.xfail(strict=True, reason="services/sts: AssumeRole with session Tags succeeds although the role's trust "
-                                       "policy allows only sts:AssumeRole; AWS also requires sts:TagSession there "
-                                       "(AccessDenied otherwise)")
 def test_session_tags_need_sts_tag_session_in_the_trust_policy(admin_client) -> None:  # type: ignore[no-untyped-def]
     import botocore.exceptions
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,6 +33,7 @@ class PackedPolicyTooLarge(errors.AwsError):
 
 
 SESSION_POLICY_LIMIT = 2048  # plaintext of the inline session policy plus managed ARNs
+PACKED_LIMIT = 2048  # compressed bytes of session policies and tags (see _packed_size)
 
 
 def get_caller_identity(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -53,15 +55,16 @@ def get_session_token(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
 
 def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     role_arn, session_name = params["RoleArn"], params["RoleSessionName"]
-    role = _trusting_role(ctx, role_arn, params)
-    duration = _duration(ctx, role, params.get("DurationSeconds"))
     session_policy = params.get("Policy")
     policy_arns = tuple(p["arn"] for p in params.get("PolicyArns") or ())
+    tags = {t["Key"]: t["Value"] for t in params.get("Tags") or ()}
+    packed_percent = _packed_size(session_policy, policy_arns, tags)
+    role = _trusting_role(ctx, role_arn, params)
+    duration = _duration(ctx, role, params.get("DurationSeconds"))
     _check_session_policies(ctx, session_policy, policy_arns)
     source_identity = params.get("SourceIdentity")
     if ctx.caller.session is not None and getattr(ctx.caller.session, "source_identity", None):
         source_identity = ctx.caller.session.source_identity  # sticks across role chaining
-    tags = {t["Key"]: t["Value"] for t in params.get("Tags") or ()}
     issued = issue_role_session(
         ctx.state, role, session_name, duration=duration, session_policy=session_policy,
         policy_arns=policy_arns, session_tags=tags, source_identity=source_identity,
@@ -71,8 +74,7 @@ def assume_role(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         "AssumedRoleUser": {"AssumedRoleId": issued.principal_id, "Arn": issued.arn},
     }
     if session_policy or policy_arns or tags:
-        packed = len(session_policy or "") + sum(len(a) for a in policy_arns) + sum(len(k) + len(v) for k, v in tags.items())
-        out["PackedPolicySize"] = max(1, packed * 100 // SESSION_POLICY_LIMIT)
+        out["PackedPolicySize"] = packed_percent
     if source_identity:
         out["SourceIdentity"] = source_identity
     return out
@@ -95,11 +97,28 @@ def _trusting_role(ctx: RequestContext, role_arn: str, params: dict[str, Any]) -
         context[f"aws:RequestTag/{tag['Key']}"] = tag["Value"]
     if tags:
         context["aws:TagKeys"] = [t["Key"] for t in tags]
-    request = Request(action="sts:AssumeRole", resource=role_arn, principal=ctx.caller.engine_principal(), context=context)
     trust = compiled(role["trust_policy"], PolicyKind.TRUST, "trust", role_arn)
-    decision = evaluate_trust(request, trust, ctx.state.policies.policy_set(ctx.caller), role_account=role["account"])
-    enforce(ctx, access_denied, decision, Target("sts:AssumeRole", role_arn))
+    policies = ctx.state.policies.policy_set(ctx.caller)
+    # Passing session tags is its own permission: the trust policy must also allow sts:TagSession.
+    for action in ("sts:AssumeRole", "sts:TagSession") if tags else ("sts:AssumeRole",):
+        request = Request(action=action, resource=role_arn, principal=ctx.caller.engine_principal(), context=context)
+        decision = evaluate_trust(request, trust, policies, role_account=role["account"])
+        enforce(ctx, access_denied, decision, Target(action, role_arn))
     return role
+
+
+def _packed_size(policy: str | None, arns: tuple[str, ...], tags: dict[str, str]) -> int:
+    """PackedPolicySize: how full, in percent, the compressed session policies and tags are.
+
+    AWS packs them into the session token and refuses what does not fit (PackedPolicyTooLarge);
+    its budget is undocumented. keyless's is PACKED_LIMIT compressed bytes, which keeps every
+    token it issues well inside the 8 KiB a request header line may carry.
+    """
+    packed = zlib.compress(json.dumps([policy or "", arns, sorted(tags.items())]).encode(), 9)
+    percent = -(-len(packed) * 100 // PACKED_LIMIT)
+    if percent > 100:
+        raise PackedPolicyTooLarge(f"Packed size of session policies and tags ({percent}% of the limit) exceeds the limit.")
+    return percent
 
 
 def _duration(ctx: RequestContext, role: dict[str, Any], requested: int | None) -> int:
