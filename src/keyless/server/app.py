@@ -12,13 +12,13 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
-from urllib.parse import parse_qsl
 
 from keyless import __version__, errors, ids
 from keyless.auth.chunked import IncompleteBody
 from keyless.auth.context import global_context
 from keyless.policy import Request, evaluate
 from keyless.protocol import protocol_for
+from keyless.protocol.form import form_params
 from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.server import routing
 from keyless.server.state import AppState
@@ -97,7 +97,7 @@ class KeylessApp:
             except errors.AwsError as exc:  # too large, or cut short: nothing else is read or served
                 return self._refused(service_name, exc, request_id)
             if service_name is None:
-                form = dict(parse_qsl(req.body.decode("utf-8", "replace"))) if routing.is_form(req) else None
+                form = _form_or_none(req) if routing.is_form(req) else None
                 service_name = routing.service_from_shape(req, form)
                 if service_name == "s3":  # S3 hook: unsigned S3 requests read their body again in _serve
                     receive = _replay(req.body)
@@ -224,6 +224,14 @@ class KeylessApp:
                         await component.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _form_or_none(req: HttpRequest) -> dict[str, str] | None:
+    """The decoded form (kept on the request for the parser), or None if it is not one."""
+    try:
+        return form_params(req)
+    except errors.AwsError:
+        return None
 
 
 def _request_from_scope(scope: dict[str, Any]) -> HttpRequest:
