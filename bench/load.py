@@ -296,18 +296,25 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
         for w in workers:
             w.start()
         barrier.wait(timeout=300)
-        started, cpu_start = time.monotonic(), server.cpu_seconds()
+        started, cpu_start, load_start = time.monotonic(), server.cpu_seconds(), loadavg()
         rss = sample_rss(server, started, args.seconds)
         merged = [results.get(timeout=600) for _ in workers]
         elapsed = time.monotonic() - started
         rss_end, cpu = server.status("VmRSS"), server.cpu_seconds() - cpu_start
         for w in workers:
             w.join()
-        return report(args, plan, merged, elapsed, rss, rss_end, cpu, server)
+        result = report(args, plan, merged, elapsed, rss, rss_end, cpu, server)
+        result["loadavg"] = {"start": load_start, "end": loadavg()}
+        return result
     finally:
         server.proc.terminate()
         server.proc.wait(timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def loadavg() -> float:
+    """The machine's 1-minute load average: how much else was competing for the CPUs."""
+    return float(open("/proc/loadavg").read().split()[0])
 
 
 def sample_rss(server: ServerProcess, started: float, seconds: float) -> list[tuple[float, int]]:
@@ -349,7 +356,7 @@ def report(args: argparse.Namespace, plan: dict[str, Any], merged: list[ClientRe
         "writes_checked": len(last_puts), "writes_lost": lost,
         "rss_kib": {"start": rss[0][1], "end": rss_end, "max": max([v for _, v in rss] + [rss_end]),
                     "samples": rss, "hwm": server.status("VmHWM")},
-        "server_cpu_seconds": round(cpu, 1),
+        "server_cpu_seconds": round(cpu, 1), "server_cpu_ms_per_operation": round(cpu * 1000 / max(total, 1), 2),
         "data_dir_mib": round(sum(p.stat().st_size for p in server.data_dir.rglob("*") if p.is_file()) / 2**20, 1),
         "trail": health.get("trail"),
     }
@@ -372,8 +379,11 @@ def markdown(result: dict[str, Any]) -> str:
     rss = result["rss_kib"]
     lines += ["", f"server RSS: start {rss['start'] / 1024:.1f} MiB, end {rss['end'] / 1024:.1f} MiB, "
                   f"max {rss['max'] / 1024:.1f} MiB (high-water {rss['hwm'] / 1024:.1f} MiB); "
-                  f"server CPU {result['server_cpu_seconds']} s; data dir {result['data_dir_mib']} MiB",
+                  f"server CPU {result['server_cpu_seconds']} s ({result['server_cpu_ms_per_operation']} ms per operation); "
+                  f"data dir {result['data_dir_mib']} MiB",
               f"writes read back: {result['writes_checked']}, lost: {len(result['writes_lost'])}; trail: {result['trail']}"]
+    if "loadavg" in result:
+        lines.append(f"machine load average (1 min): {result['loadavg']['start']} at start, {result['loadavg']['end']} at end")
     if result["errors"]:
         lines += ["", f"errors: {result['error_kinds']}", *(f"  {s}" for s in result["error_samples"])]
     return "\n".join(lines)
