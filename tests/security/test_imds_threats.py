@@ -1,23 +1,23 @@
 """The IMDS threat model on a real server: a vulnerable "fetch this URL for me" app running on an
-instance leaks the role's credentials through IMDSv1 (and they work against keyless), but not when
+instance (under `keyless run`) leaks the role's credentials through IMDSv1 (and they work against keyless), but not when
 HttpTokens=required; a proxied token PUT is refused; tokens are per instance; HttpEndpoint=disabled
 closes the service. Plus hostile raw HTTP against an instance's metadata listener."""
 
 from __future__ import annotations
 
 import http.client
-import http.server
 import json
-import threading
-import urllib.error
+import os
+import subprocess
+import sys
 import urllib.parse
-import urllib.request
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from security_wire import LogCapture, assert_no_traceback, exchange, wire
-from keyless.testing import Server, free_port
+from keyless.testing import Server
 
 ACCOUNT = "123456789012"
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -26,37 +26,29 @@ TTL = {"X-aws-ec2-metadata-token-ttl-seconds": "300"}
 ROLE = "ssrf-target-role"
 
 
-# --- the vulnerable app -------------------------------------------------------------------------
+# --- the vulnerable app, run on an instance ------------------------------------------------------
+
+APP = Path(__file__).with_name("ssrf_app.py")
+Attack = Callable[[str], tuple[int, bytes]]
 
 
-class FetchForMe(http.server.BaseHTTPRequestHandler):
-    """GET /fetch?url=U fetches U with a plain GET and returns what came back: the classic SSRF."""
+class OnInstance:
+    """tests/security/ssrf_app.py under `keyless run --instance-id`, as code on that instance."""
 
-    def do_GET(self) -> None:  # noqa: N802 -- http.server's naming
-        url = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("url", [""])[0]
-        try:
-            with urllib.request.urlopen(url, timeout=5) as upstream:  # GET only, no headers of the caller's choosing
-                status, body = 200, upstream.read()
-        except urllib.error.HTTPError as exc:
-            status, body = 502, f"upstream said {exc.code}".encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def __init__(self, server: Server, instance_id: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "keyless", "run", "--data-dir", str(server.data_dir), "--instance-id", instance_id,
+             "--", sys.executable, str(APP)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening "), (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.port = int(line.split()[1])
 
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def vulnerable_app() -> Iterator[Callable[[str], tuple[int, bytes]]]:
-    """The app's port; calling the fixture's value asks the app to fetch a URL, as an attacker would."""
-    app = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), FetchForMe)
-    thread = threading.Thread(target=app.serve_forever, daemon=True)
-    thread.start()
-
-    def attack(url: str) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", app.server_address[1], timeout=10)
+    def attack(self, url: str) -> tuple[int, bytes]:
+        """What an attacker gets by asking the app to fetch `url`."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
             conn.request("GET", "/fetch?" + urllib.parse.urlencode({"url": url}))
             resp = conn.getresponse()
@@ -64,9 +56,28 @@ def vulnerable_app() -> Iterator[Callable[[str], tuple[int, bytes]]]:
         finally:
             conn.close()
 
-    yield attack
-    app.shutdown()
-    app.server_close()
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()  # the app stops at EOF, and `keyless run` with it
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def app_on(secure_server: Server) -> Iterator[Callable[[str], Attack]]:
+    """app_on(instance_id) starts the vulnerable app on that instance and returns its attack()."""
+    started: list[OnInstance] = []
+
+    def start(instance_id: str) -> Attack:
+        started.append(OnInstance(secure_server, instance_id))
+        return started[-1].attack
+
+    yield start
+    for app in started:
+        app.close()
 
 
 # --- instances --------------------------------------------------------------------------------------
@@ -104,15 +115,18 @@ def call(url: str, method: str = "GET", path: str = "/latest/meta-data/", header
 
 
 CREDENTIALS = f"/latest/meta-data/iam/security-credentials/{ROLE}"
+LINK_LOCAL = "http://169.254.169.254"  # what an attacker asks for; the app on the instance routes it to its IMDS
 
 
 # --- SSRF -------------------------------------------------------------------------------------------
 
 
 def test_imdsv1_leaks_role_credentials_through_a_get_only_ssrf(secure_server: Server, admin_client: Callable[[str], Any],
-                                                               profile_arn: str, vulnerable_app: Callable[[str], tuple[int, bytes]]) -> None:
-    url = imds(secure_server, launch(admin_client, profile_arn, HttpTokens="optional"))
-    status, body = vulnerable_app(url + CREDENTIALS)
+                                                               profile_arn: str, app_on: Callable[[str], Attack]) -> None:
+    attack = app_on(launch(admin_client, profile_arn, HttpTokens="optional"))
+    status, body = attack(LINK_LOCAL + "/latest/meta-data/iam/security-credentials/")
+    assert (status, body) == (200, ROLE.encode())
+    status, body = attack(LINK_LOCAL + CREDENTIALS)
     assert status == 200
     leaked = json.loads(body)
     assert leaked["Code"] == "Success" and leaked["AccessKeyId"].startswith("ASIA")
@@ -123,26 +137,29 @@ def test_imdsv1_leaks_role_credentials_through_a_get_only_ssrf(secure_server: Se
 
 
 def test_http_tokens_required_defeats_the_get_only_ssrf(secure_server: Server, admin_client: Callable[[str], Any],
-                                                        profile_arn: str, vulnerable_app: Callable[[str], tuple[int, bytes]]) -> None:
-    url = imds(secure_server, launch(admin_client, profile_arn, HttpTokens="required"))
+                                                        profile_arn: str, app_on: Callable[[str], Attack]) -> None:
+    instance_id = launch(admin_client, profile_arn, HttpTokens="required")
+    attack = app_on(instance_id)
     for path in (CREDENTIALS, "/latest/meta-data/iam/security-credentials/", "/latest/meta-data/", "/latest/api/token"):
-        status, body = vulnerable_app(url + path)
+        status, body = attack(LINK_LOCAL + path)
         assert status == 502, (path, body)  # the app got 401 (405 for GET api/token) and nothing else
         assert b"ASIA" not in body and b"Token" not in body
     # The instance's own SDKs still get their credentials through a token.
+    url = imds(secure_server, instance_id)
     token = call(url, "PUT", "/latest/api/token", TTL)[1].decode()
     status, body = call(url, path=CREDENTIALS, headers={"X-aws-ec2-metadata-token": token})
     assert status == 200 and json.loads(body)["Code"] == "Success"
 
 
 def test_switching_an_instance_to_tokens_required_closes_the_ssrf_on_the_next_request(
-        secure_server: Server, admin_client: Callable[[str], Any], profile_arn: str,
-        vulnerable_app: Callable[[str], tuple[int, bytes]]) -> None:
+        admin_client: Callable[[str], Any], profile_arn: str, app_on: Callable[[str], Attack]) -> None:
     instance_id = launch(admin_client, profile_arn)
-    url = imds(secure_server, instance_id)
-    assert vulnerable_app(url + CREDENTIALS)[0] == 200
+    attack = app_on(instance_id)
+    assert attack(LINK_LOCAL + CREDENTIALS)[0] == 200
     admin_client("ec2").modify_instance_metadata_options(InstanceId=instance_id, HttpTokens="required")
-    assert vulnerable_app(url + CREDENTIALS)[0] == 502
+    assert attack(LINK_LOCAL + CREDENTIALS)[0] == 502
+    admin_client("ec2").modify_instance_metadata_options(InstanceId=instance_id, HttpEndpoint="disabled")
+    assert attack(LINK_LOCAL + CREDENTIALS)[0] == 502
 
 
 def test_a_proxied_token_put_is_refused(secure_server: Server, admin_client: Callable[[str], Any], profile_arn: str) -> None:
@@ -164,7 +181,7 @@ def test_a_token_from_one_instance_is_rejected_by_another(secure_server: Server,
 
 
 def test_http_endpoint_disabled_closes_the_service(secure_server: Server, admin_client: Callable[[str], Any],
-                                                   profile_arn: str, vulnerable_app: Callable[[str], tuple[int, bytes]]) -> None:
+                                                   profile_arn: str) -> None:
     instance_id = launch(admin_client, profile_arn)
     url = imds(secure_server, instance_id)
     token = call(url, "PUT", "/latest/api/token", TTL)[1].decode()
@@ -172,7 +189,6 @@ def test_http_endpoint_disabled_closes_the_service(secure_server: Server, admin_
     assert call(url, "PUT", "/latest/api/token", TTL)[0] == 403
     assert call(url, path=CREDENTIALS)[0] == 403
     assert call(url, path=CREDENTIALS, headers={"X-aws-ec2-metadata-token": token})[0] == 403
-    assert vulnerable_app(url + CREDENTIALS)[0] == 502
 
 
 # --- hostile raw HTTP into the metadata listener ------------------------------------------------------
