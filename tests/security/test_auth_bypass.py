@@ -137,6 +137,17 @@ def test_a_non_s3_body_is_covered_even_when_signed_as_unsigned_payload(secure_se
     assert "swapped-in" not in {u["UserName"] for u in users}
 
 
+@pytest.mark.parametrize("routed_to", ["iam", "ec2", "s3", "cloudtrail"])
+def test_a_signature_for_one_service_never_runs_in_another(secure_server: Server, admin_keys: Keys, routed_to: str) -> None:
+    # Routing reads the first Credential of the Authorization header; a second, real one must not
+    # get an STS signature through to another service.
+    request = signed(secure_server, admin_keys, "sts", "POST", "/", body=form("GetCallerIdentity", VERSIONS["sts"]), headers=FORM)
+    decoy = f"Credential={admin_keys.access_key_id}/20260101/us-east-1/{routed_to}/aws4_request, Credential=".encode()
+    reply = exchange(secure_server.port, request.replace(b"Credential=", decoy, 1))
+    assert aws_error(reply, routed_to) in ("IncompleteSignature", "AuthorizationHeaderMalformed",
+                                           "IncompleteSignatureException")
+
+
 # --- time -------------------------------------------------------------------------------------------
 
 SKEW_CODES = {"s3": "RequestTimeTooSkewed", "iam": "SignatureDoesNotMatch", "sts": "SignatureDoesNotMatch",
@@ -259,3 +270,17 @@ def test_a_role_loses_an_action_on_the_next_request_after_its_policy_changes(
     for service in ("s3", "iam", "ec2", "cloudtrail"):
         code = aws_error(exchange(secure_server.port, read_request(secure_server, keys, service)), service)
         assert code in ("AccessDenied", "UnauthorizedOperation", "AccessDeniedException"), (service, code)
+
+
+@pytest.mark.parametrize("s3,presigned,code", [(False, False, "SignatureDoesNotMatch"), (True, False, "AuthorizationHeaderMalformed"),
+                                               (True, True, "AuthorizationQueryParametersError")])
+def test_the_scope_must_name_the_serving_service(s3: bool, presigned: bool, code: str) -> None:
+    from keyless import errors
+    from keyless.auth import sigv4
+
+    params = sigv4.SigV4Params("AKIAEXAMPLE", "20261128", "us-east-1", "sts", ("host",), "0" * 64,
+                               datetime(2026, 11, 28, tzinfo=timezone.utc), "20261128T000000Z", presigned=presigned)
+    sigv4.check_service(params, "sts", s3=s3)
+    with pytest.raises(errors.AwsError) as exc:
+        sigv4.check_service(params, "s3" if s3 else "iam", s3=s3)
+    assert exc.value.code == code and 400 <= exc.value.status < 500

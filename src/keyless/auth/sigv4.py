@@ -231,6 +231,11 @@ def _header_fields(auth: str, rest: str, s3: bool) -> dict[str, str]:
         if not eq:
             raise errors.IncompleteSignature(f"'{part}' not a valid key=value pair (missing equal-sign) in "
                                              f"Authorization header: '{auth}'.")
+        if name.strip() in fields:  # routing reads the first Credential: two must not disagree
+            if s3:
+                raise AuthorizationHeaderMalformed(f"The authorization header is malformed; '{name.strip()}' is given "
+                                                   "more than once.")
+            raise errors.IncompleteSignature(f"'{name.strip()}' appears more than once in Authorization header: '{auth}'.")
         fields[name.strip()] = value.strip()
     return fields
 
@@ -254,6 +259,19 @@ def _split_credential(credential: str, s3: bool, *, presigned: bool) -> tuple[st
         raise errors.SignatureDoesNotMatch(f"Credential should be scoped with a valid terminator: '{TERMINATOR}', "
                                            f"not '{terminator}'.")
     return key, date, region, service
+
+
+def check_service(params: SigV4Params, service: str, *, s3: bool) -> None:
+    """The credential scope must name the service that serves the request: a signature made for
+    one service never authorizes a call to another."""
+    if params.service == service:
+        return
+    if s3:
+        text = f'incorrect service "{params.service}". This endpoint belongs to "{service}".'
+        if params.presigned:
+            raise AuthorizationQueryParametersError(f"Error parsing the X-Amz-Credential parameter; {text}")
+        raise AuthorizationHeaderMalformed(f"The authorization header is malformed; {text}")
+    raise errors.SignatureDoesNotMatch(f"Credential should be scoped to correct service: '{service}'. ")
 
 
 def _check_scope_date(date: str, timestamp: str, s3: bool, *, presigned: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from keyless import __version__, errors, ids
+from keyless.auth import sigv4
 from keyless.auth.chunked import IncompleteBody
 from keyless.auth.context import global_context
 from keyless.policy import Request, evaluate
@@ -123,6 +124,8 @@ class KeylessApp:
     async def _serve(self, req: HttpRequest, receive: Receive, service: Service, request_id: str, served: _Served) -> HttpResponse:
         state, proto, is_s3 = self.state, protocol_for(service.name), service.name == "s3"
         auth = state.authenticator.authenticate(req, s3=is_s3)
+        if auth.signature is not None:
+            sigv4.check_service(auth.signature, service.name, s3=is_s3)
         caller = auth.caller
         op = proto.match_operation(req)
         if is_s3:
