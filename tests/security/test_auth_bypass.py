@@ -180,6 +180,18 @@ def test_an_expired_presigned_url_is_refused_at_the_second(secure_server: Server
         secure_server.clock.reset()
 
 
+def test_a_presigned_url_dated_ahead_cannot_outlive_the_one_week_cap(secure_server: Server, admin_keys: Keys) -> None:
+    # Signed a year ahead with the longest X-Amz-Expires: without a check on the date it would
+    # be good for a year and a week.
+    ahead = read_request(secure_server, admin_keys, "s3", presign=604800,
+                         when=now(secure_server).replace(year=now(secure_server).year + 1))
+    reply = exchange(secure_server.port, ahead)
+    assert aws_error(reply, "s3") == "AccessDenied" and b"Request is not valid yet" in reply.body
+    skewed = read_request(secure_server, admin_keys, "s3", presign=60, when=datetime.fromtimestamp(
+        secure_server.clock.time() + 14 * 60, tz=timezone.utc).replace(tzinfo=None))
+    assert exchange(secure_server.port, skewed).status == 200  # a client clock up to 15 minutes fast is fine
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_session_is_refused_from_its_expiry_second_on(secure_server: Server, admin_client: Callable[[str], Any],
                                                          service: str) -> None:

@@ -452,6 +452,8 @@ def check_time(params: SigV4Params, *, now: float, s3: bool) -> None:
             raise AuthorizationQueryParametersError(
                 "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be "
                 f"less than {MAX_PRESIGN_EXPIRES} seconds")
+        if signed_at > now + MAX_SKEW_SECONDS:  # else a URL dated ahead would outlive the one-week cap
+            raise errors.AccessDenied("Request is not valid yet")
         if now > signed_at + expires:
             raise errors.AccessDenied("Request has expired", **{
                 "X-Amz-Expires": str(expires), "Expires": _iso(signed_at + expires), "ServerTime": _iso(now)})
