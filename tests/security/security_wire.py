@@ -111,7 +111,9 @@ def signed(server: Server, keys: Keys, service: str, method: str, target: str, *
            headers: dict[str, str] | None = None, when: datetime | None = None, presign: int | None = None) -> bytes:
     """The raw request botocore's signer makes for `target` ("/path?query"); `presign` = X-Amz-Expires."""
     url = server.endpoint + target
-    request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
+    # A presigned URL covers no body: sign without one, send it after (botocore's query signer
+    # would otherwise try to read the body as parameters).
+    request = AWSRequest(method, url, data=b"" if presign is not None else body, headers=dict(headers or {}))
     if service == "s3":
         signer: Any = (S3SigV4QueryAuth(keys.botocore(), "s3", server.settings.region, expires=presign)
                        if presign is not None else S3SigV4Auth(keys.botocore(), "s3", server.settings.region))
@@ -123,8 +125,9 @@ def signed(server: Server, keys: Keys, service: str, method: str, target: str, *
     prepared = request.prepare()
     parts = urlsplit(prepared.url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    sent = [("Host", f"127.0.0.1:{server.port}")] + [(k, v) for k, v in prepared.headers.items() if k.lower() != "host"]
-    payload = prepared.body or b""
+    dropped = ("host", "content-length") if presign is not None else ("host",)  # wire() counts the body sent
+    sent = [("Host", f"127.0.0.1:{server.port}")] + [(k, v) for k, v in prepared.headers.items() if k.lower() not in dropped]
+    payload = body if presign is not None else prepared.body or b""
     return wire(method, path, sent, payload.encode() if isinstance(payload, str) else payload)
 
 

@@ -5,6 +5,7 @@ No `unharmed` guard here: these requests do log a traceback today."""
 from __future__ import annotations
 
 import base64
+from typing import Any, Callable
 
 import pytest
 
@@ -27,7 +28,7 @@ def test_a_deeply_nested_ec2_next_token_is_invalid_parameter_value(secure_server
     assert aws_error(exchange(secure_server.port, request), "ec2") == "InvalidParameterValue"
 
 
-def test_every_session_sts_issues_can_sign_a_request(secure_server: Server, admin_client) -> None:  # type: ignore[no-untyped-def]
+def test_every_session_sts_issues_can_sign_a_request(secure_server: Server, admin_client: Callable[[str], Any]) -> None:
     import botocore.exceptions
 
     import random
@@ -46,7 +47,7 @@ def test_every_session_sts_issues_can_sign_a_request(secure_server: Server, admi
     assert sts.get_caller_identity()["Arn"].endswith("/tagged")
 
 
-def test_session_tags_need_sts_tag_session_in_the_trust_policy(admin_client) -> None:  # type: ignore[no-untyped-def]
+def test_session_tags_need_sts_tag_session_in_the_trust_policy(admin_client: Callable[[str], Any]) -> None:
     import botocore.exceptions
 
     with pytest.raises(botocore.exceptions.ClientError) as exc:
