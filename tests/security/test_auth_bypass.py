@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from security_wire import FORM, Keys, Reply, VERSIONS, aws_error, exchange, form, refused_or_closed, signed
+from keyless.credentials import open_session
 from keyless.testing import Server
 
 ACCOUNT = "123456789012"
@@ -27,6 +28,11 @@ READ_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
     "Resource": "*"}]}
 CT_HEADERS = {"X-Amz-Target": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
               "Content-Type": "application/x-amz-json-1.1"}
+
+
+def set_clock(server: Server, epoch: float) -> None:
+    """Move the server's clock so that it reads `epoch` now (it keeps running from there)."""
+    server.clock.advance(epoch - server.clock.time())
 
 
 def now(server: Server) -> datetime:
@@ -156,24 +162,28 @@ SKEW_CODES = {"s3": "RequestTimeTooSkewed", "iam": "SignatureDoesNotMatch", "sts
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_replay_outside_the_15_minute_window_is_refused(secure_server: Server, admin_keys: Keys, service: str) -> None:
-    request = read_request(secure_server, admin_keys, service)
+    signed_at = now(secure_server).replace(microsecond=0)
+    request = read_request(secure_server, admin_keys, service, when=signed_at)
+    epoch = signed_at.replace(tzinfo=timezone.utc).timestamp()
     try:
-        secure_server.clock.advance(15 * 60 - 1)
+        set_clock(secure_server, epoch + 15 * 60 - 1)
         assert exchange(secure_server.port, request).status == 200  # AWS too accepts a replay inside the window
-        secure_server.clock.advance(2)
+        set_clock(secure_server, epoch + 15 * 60 + 1)
         assert aws_error(exchange(secure_server.port, request), service) == SKEW_CODES[service]
-        secure_server.clock.advance(-(15 * 60 + 1) * 2)  # and as much in the future
+        set_clock(secure_server, epoch - 15 * 60 - 2)  # and as much in the future
         assert aws_error(exchange(secure_server.port, request), service) == SKEW_CODES[service]
     finally:
         secure_server.clock.reset()
 
 
 def test_an_expired_presigned_url_is_refused_at_the_second(secure_server: Server, role_keys: Keys) -> None:
-    url = read_request(secure_server, role_keys, "s3", presign=120)
+    signed_at = now(secure_server).replace(microsecond=0)
+    url = read_request(secure_server, role_keys, "s3", presign=120, when=signed_at)
+    epoch = signed_at.replace(tzinfo=timezone.utc).timestamp()
     try:
-        secure_server.clock.advance(119)
+        set_clock(secure_server, epoch + 119)
         assert exchange(secure_server.port, url).status == 200
-        secure_server.clock.advance(2)
+        set_clock(secure_server, epoch + 121)
         reply = exchange(secure_server.port, url)
         assert aws_error(reply, "s3") == "AccessDenied" and b"Request has expired" in reply.body
     finally:
@@ -197,10 +207,12 @@ def test_a_session_is_refused_from_its_expiry_second_on(secure_server: Server, a
                                                          service: str) -> None:
     keys = Keys.of(admin_client("sts").assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/bypass-reader",
                                                    RoleSessionName="short", DurationSeconds=900)["Credentials"])
+    assert keys.session_token is not None
+    expiration = open_session(keys.session_token, secure_server.app.state.master_key).expiration  # to the microsecond
     try:
-        secure_server.clock.advance(899)
+        set_clock(secure_server, expiration - 1)
         assert exchange(secure_server.port, read_request(secure_server, keys, service)).status == 200
-        secure_server.clock.advance(1)
+        set_clock(secure_server, expiration)
         code = aws_error(exchange(secure_server.port, read_request(secure_server, keys, service)), service)
     finally:
         secure_server.clock.reset()
