@@ -30,6 +30,7 @@ import pytest
 BUCKET = "crash-safety"
 PART = 5 * 1024 * 1024  # S3's minimum size of every part but the last
 LOAD_SECONDS = 2.5
+KINDS = {"single", "multi", "role", "policy", "user", "key"}  # key prefixes in the ledger
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
@@ -157,6 +158,21 @@ def iam_writes(iam: Any, ledger: Ledger, worker: int, keys: dict[str, tuple[str,
     return work
 
 
+def acked_kinds(ledger: Ledger) -> set[str]:
+    with ledger.lock:
+        keys = [key for key, history in ledger.attempts.items() if any(a.acked for a in history)]
+    return {key.split("/")[0].split(":")[0] for key in keys}
+
+
+def wait_for_load(ledger: Ledger) -> None:
+    """Let the writers run LOAD_SECONDS, and longer (bounded) on a slow machine until every kind
+    of write has been acknowledged at least once; whatever is in flight then gets killed."""
+    started = time.monotonic()
+    while time.monotonic() - started < LOAD_SECONDS or (
+            acked_kinds(ledger) != KINDS and time.monotonic() - started < 60 and not ledger.server_errors):
+        time.sleep(0.1)
+
+
 # --- checks -----------------------------------------------------------------------------------
 
 
@@ -243,14 +259,13 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(keyless_pro
     threads = [threading.Thread(target=run_until_stopped, args=(work, stop), daemon=True) for work in workloads]
     for thread in threads:
         thread.start()
-    time.sleep(LOAD_SECONDS)  # load time, not an assertion: whatever is in flight now gets killed
+    wait_for_load(ledger)
     server.kill()
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
     assert not ledger.server_errors, ledger.server_errors
-    kinds_acked = {key.split("/")[0].split(":")[0] for key, history in ledger.attempts.items() if any(a.acked for a in history)}
-    assert kinds_acked == {"single", "multi", "role", "policy", "user", "key"}, kinds_acked
+    assert acked_kinds(ledger) == KINDS
 
     data_dir = server.data_dir
     assert crash_image_integrity(data_dir, tmp_path / "crash-image") == "ok"
