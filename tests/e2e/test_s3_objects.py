@@ -150,6 +150,19 @@ def test_overwrite_replaces_and_delete_is_idempotent(s3: Any, bucket: str) -> No
     assert error_of(s3.head_object, Bucket=bucket, Key="k")[:2] == ("404", 404)
 
 
+def test_listings_keep_milliseconds_and_headers_whole_seconds(s3: Any, bucket: str) -> None:
+    # S3 keeps LastModified to the millisecond in XML bodies (aws s3 sync compares it with the local
+    # mtime: whole seconds would make a file written in the upload's second look newer, and re-upload
+    # it); the Last-Modified header is an HTTP-date, whole seconds.
+    for n in range(5):
+        s3.put_object(Bucket=bucket, Key=f"t{n}", Body=b"x")
+    listed = [o["LastModified"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert any(t.microsecond for t in listed), listed
+    assert all(t.microsecond % 1000 == 0 for t in listed), listed
+    head = s3.head_object(Bucket=bucket, Key="t0")["LastModified"]
+    assert head.microsecond == 0 and head == listed[0].replace(microsecond=0)
+
+
 def test_ranges(s3: Any, bucket: str) -> None:
     data = bytes(range(256)) * 4
     s3.put_object(Bucket=bucket, Key="r", Body=data)

@@ -221,7 +221,9 @@ def verify_small_body(ctx: RequestContext) -> None:
 
 
 def when(epoch: float) -> datetime:
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    """S3 keeps times to the millisecond (XML bodies show them; HTTP-date headers drop them)."""
+    millis = int(epoch * 1000)
+    return datetime.fromtimestamp(millis // 1000, tz=timezone.utc).replace(microsecond=millis % 1000 * 1000)
 
 
 def object_output(row: dict[str, Any], *, with_checksum: bool) -> dict[str, Any]:
