@@ -70,7 +70,7 @@ def validate_bucket_policy(text: str, bucket: str) -> None:
         raise MalformedPolicy("Policies must be valid JSON and the first byte must be '{'")
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser's stack is not a policy either
         raise MalformedPolicy("This policy contains invalid Json") from None
     for statement in _statements(document):
         _check_statement(statement, bucket)
@@ -117,7 +117,7 @@ def is_public(text: str) -> bool:
     """S3's notion, simplified: an unconditional Allow to every principal makes a bucket public."""
     try:
         statements = _statements(json.loads(text))
-    except (ValueError, MalformedPolicy):
+    except (ValueError, RecursionError, MalformedPolicy):
         return False
     for statement in statements:
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow" or statement.get("Condition"):
