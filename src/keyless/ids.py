@@ -6,7 +6,6 @@ import os
 import random
 import secrets
 import string
-import uuid
 
 _BASE32 = string.ascii_uppercase + "234567"
 _SECRET_CHARS = string.ascii_letters + string.digits + "+/"
@@ -61,5 +60,11 @@ def hex_id(prefix: str, n: int = 17) -> str:
 _fast = random.Random(os.urandom(32))
 
 
+_VERSION_4 = (0x4000 << 64) | (0x8000 << 48)  # the version nibble and the RFC 4122 variant bits
+_NOT_VERSION = ~((0xF000 << 64) | (0xC000 << 48))
+
+
 def request_id() -> str:
-    return str(uuid.UUID(int=_fast.getrandbits(128), version=4))
+    """A random version-4 UUID in its usual text form (what uuid.UUID would print, a third of the cost)."""
+    h = f"{_fast.getrandbits(128) & _NOT_VERSION | _VERSION_4:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

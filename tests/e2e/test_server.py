@@ -135,3 +135,22 @@ def test_python_dash_m_keyless_prints_help() -> None:
     proc = subprocess.run([sys.executable, "-m", "keyless", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "server" in proc.stdout and "credentials" in proc.stdout
+
+
+def test_repeated_reads_each_carry_their_own_request_id_and_see_writes(server: Server) -> None:
+    # IAM reads are answered from a cache until the next IAM write; every answer still has its own
+    # request id, the same in the header and in the body, and a write shows at once.
+    iam = server.client("iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    iam.create_role(RoleName="cached-read-role", AssumeRolePolicyDocument=trust, Description="first")
+    seen = set()
+    for _ in range(3):
+        got = iam.get_role(RoleName="cached-read-role")
+        meta = got["ResponseMetadata"]
+        assert meta["RequestId"] == meta["HTTPHeaders"]["x-amzn-requestid"]
+        assert got["Role"]["Description"] == "first"
+        seen.add(meta["RequestId"])
+    assert len(seen) == 3
+    iam.update_role(RoleName="cached-read-role", Description="second")
+    assert iam.get_role(RoleName="cached-read-role")["Role"]["Description"] == "second"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from keyless.auth.principals import Caller
@@ -10,7 +11,12 @@ from keyless.protocol.http import HttpRequest
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso_second(int(epoch))
+
+
+@lru_cache(maxsize=64)  # requests in the same second share the text
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def global_context(caller: Caller, req: HttpRequest, *, now: float, region: str, secure: bool = False) -> dict[str, Any]:

@@ -133,6 +133,21 @@ def parse_authorization(req: HttpRequest, *, s3: bool | None = None) -> SigV4Par
 
 
 def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
+    raw_date = req.header("x-amz-date")
+    key, date, region, service, signed_headers, signature, when, timestamp = _parse_header_value(
+        auth, raw_date, None if raw_date is not None else req.header("date"), s3)
+    return SigV4Params(
+        access_key_id=key, date=date, region=region, service=service, signed_headers=signed_headers,
+        signature=signature, amz_date=when, timestamp=timestamp, security_token=req.header("x-amz-security-token"),
+        presigned=False, payload_hash_header=req.header("x-amz-content-sha256"),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _parse_header_value(auth: str, raw_date: str | None, http_date: str | None,
+                        s3: bool | None) -> tuple[str, str, str, str, tuple[str, ...], str, datetime, str]:
+    """The pure part of reading an Authorization header and its date, kept for the signature's
+    lifetime: an SDK sends many requests within one second, and a replayed request repeats them."""
     _, found, after = auth.partition("Credential=")
     s3 = _is_s3(after.split(",", 1)[0].strip() if found else "", s3)
     algorithm, _, rest = auth.strip().partition(" ")
@@ -142,8 +157,7 @@ def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
         if s3:
             raise InvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
         raise errors.IncompleteSignature(f"Unsupported AWS 'algorithm': '{algorithm}'.")
-    raw_date = req.header("x-amz-date")
-    when = _parse_amz_date(raw_date) if raw_date is not None else _parse_http_date(req.header("date"))
+    when = _parse_amz_date(raw_date) if raw_date is not None else _parse_http_date(http_date)
     missing = [f"Authorization header requires '{n}' parameter." for n in ("Credential", "Signature", "SignedHeaders") if not fields.get(n)]
     if s3 and missing:
         raise AuthorizationHeaderMalformed("The authorization header is malformed; the authorization header requires "
@@ -158,14 +172,10 @@ def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
     if missing or when is None:
         raise errors.IncompleteSignature(" ".join(missing) + f" Authorization={auth}")
     key, date, region, service = _split_credential(credential, s3, presigned=False)
-    timestamp = when.strftime("%Y%m%dT%H%M%SZ")
+    # A valid x-amz-date is already the basic format the string to sign uses.
+    timestamp = raw_date if raw_date is not None else when.strftime("%Y%m%dT%H%M%SZ")
     _check_scope_date(date, timestamp, s3, presigned=False)
-    return SigV4Params(
-        access_key_id=key, date=date, region=region, service=service,
-        signed_headers=_split_signed_headers(fields["SignedHeaders"]), signature=fields["Signature"],
-        amz_date=when, timestamp=timestamp, security_token=req.header("x-amz-security-token"),
-        presigned=False, payload_hash_header=req.header("x-amz-content-sha256"),
-    )
+    return key, date, region, service, _split_signed_headers(fields["SignedHeaders"]), fields["Signature"], when, timestamp
 
 
 def _parse_query(req: HttpRequest, query: dict[str, str], s3: bool | None) -> SigV4Params:
@@ -416,11 +426,11 @@ def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
 
 
 def signature(key: bytes, text: str) -> str:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, text.encode("utf-8"), "sha256").hex()
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode("utf-8"), "sha256")
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -61,10 +61,33 @@ class _Served:
     error: errors.AwsError | None = None
 
 
+# Serialized in place of the request id when a response is kept for reuse (never a real id: not a UUID).
+_REQUEST_ID_MARK = "keyless-request-id-mark"
+_MARK_BYTES = _REQUEST_ID_MARK.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedRead:
+    generation: int
+    output: dict[str, Any]
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body_parts: tuple[bytes, ...]  # the body split where the request id goes
+
+    @classmethod
+    def of(cls, generation: int, output: dict[str, Any], resp: HttpResponse) -> _CachedRead:
+        assert isinstance(resp.body, bytes)  # query protocol responses are never streamed
+        return cls(generation, output, resp.status, tuple(resp.headers), tuple(resp.body.split(_MARK_BYTES)))
+
+    def response(self, request_id: str) -> HttpResponse:
+        headers = [(name, request_id if value == _REQUEST_ID_MARK else value) for name, value in self.headers]
+        return HttpResponse(self.status, headers, request_id.encode().join(self.body_parts))
+
+
 class KeylessApp:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self._reads: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
+        self._reads: dict[tuple[str, ...], _CachedRead] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -148,23 +171,25 @@ class KeylessApp:
         if handler is None:
             raise errors.NotImplementedOperation(f"{op.name} is not implemented by keyless yet.")
         if op.name in service.cacheable_reads:
-            served.output = output = await self._cached_read(handler, ctx, params)
-        else:
-            served.output = output = await call_handler(handler, ctx, params) or {}
+            return await self._cached_read(proto, op, handler, ctx, params, served)
+        served.output = output = await call_handler(handler, ctx, params) or {}
         return proto.serialize(op, output, request_id)
 
-    async def _cached_read(self, handler: Any, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        """A read whose answer depends only on IAM state, caller and input, kept until the next IAM write."""
+    async def _cached_read(self, proto: Any, op: Any, handler: Any, ctx: RequestContext, params: dict[str, Any],
+                           served: _Served) -> HttpResponse:
+        """A read whose answer depends only on IAM state, caller and input: its output and its wire
+        bytes are kept until the next IAM write, and each hit only splices in its own request id."""
         key = (ctx.service, ctx.operation, ctx.caller.user_id, repr(sorted(params.items())))
         generation = self.state.db.generation
         hit = self._reads.get(key)
-        if hit is not None and hit[0] == generation:
-            return hit[1]
-        output = await call_handler(handler, ctx, params) or {}
-        if len(self._reads) > 20_000:
-            self._reads.clear()
-        self._reads[key] = (generation, output)
-        return output
+        if hit is None or hit.generation != generation:
+            output = await call_handler(handler, ctx, params) or {}
+            hit = _CachedRead.of(generation, output, proto.serialize(op, output, _REQUEST_ID_MARK))
+            if len(self._reads) > 20_000:
+                self._reads.clear()
+            self._reads[key] = hit
+        served.output = hit.output
+        return hit.response(ctx.request_id)
 
     def _refused(self, service_name: str | None, error: errors.AwsError, request_id: str) -> HttpResponse:
         """An error before the request was read whole; the connection closes, as its body may be unread."""
