@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from keyless.store.schema import s3_buckets, s3_objects, s3_parts, s3_uploads
 
@@ -108,10 +109,43 @@ def get_object(conn: Connection, bucket: str, key: str) -> Row | None:
 
 def put_object(conn: Connection, row: Mapping[str, Any]) -> str | None:
     """Insert or replace one object; return the replaced object's blob."""
+    if conn.dialect.name == "sqlite":
+        return _put_object_sqlite(conn, row)
     old = conn.execute(_OBJECT_BLOB, {"bucket": row["bucket"], "key": row["key"]}).first()
     values = {c.name: None for c in s3_objects.columns}
     values.update(_encode(row))
     conn.execute(_UPSERT_OBJECT, values)
+    return old[0] if old else None
+
+
+# PutObject's two statements straight on the SQLite driver, inside the caller's transaction: the
+# Core path costs ~100 microseconds of Python per upload in SQLAlchemy's execution machinery,
+# a fifth of a small PUT (measured: 114 vs 48 us for the whole transaction). Built from the table.
+_OBJECT_COLUMNS = tuple(c.name for c in s3_objects.columns)
+
+
+def _quoted(names: Any) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+_SQL_OBJECT_BLOB = f'SELECT "blob" FROM {s3_objects.name} WHERE "bucket" = ? AND "key" = ?'
+_SQL_UPSERT_OBJECT = (
+    f"INSERT INTO {s3_objects.name} ({_quoted(_OBJECT_COLUMNS)}) VALUES ({', '.join('?' for _ in _OBJECT_COLUMNS)}) "
+    f'ON CONFLICT ("bucket", "key") DO UPDATE SET '
+    + ", ".join(f'"{c}" = excluded."{c}"' for c in _OBJECT_COLUMNS if c not in ("bucket", "key")))
+
+
+def _put_object_sqlite(conn: Connection, row: Mapping[str, Any]) -> str | None:
+    encoded = _encode(row)
+    values = tuple(encoded.get(c) for c in _OBJECT_COLUMNS)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        old = cursor.execute(_SQL_OBJECT_BLOB, (row["bucket"], row["key"])).fetchone()
+        cursor.execute(_SQL_UPSERT_OBJECT, values)
+    except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise IntegrityError(_SQL_UPSERT_OBJECT, values, exc) from exc  # as the Core path raises it
+    finally:
+        cursor.close()
     return old[0] if old else None
 
 

@@ -7,7 +7,7 @@ import hashlib
 import os
 import zlib
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 import pytest
 
@@ -28,6 +28,16 @@ async def stream(data: bytes, chunk: int = 65536) -> AsyncIterator[bytes]:
         yield data[i:i + chunk]
 
 
+def save(store: storage.BlobStore, body: AsyncIterator[bytes] | bytes, digests: list[Any] | None = None,
+         **options: Any) -> storage.Written:
+    """Write a body and commit it (a staged small body reaches the disk in the commit)."""
+    async def go() -> storage.Written:
+        written = await store.write(body, digests or [], **options)
+        await store.commit(written.blob, written.staged, lambda: None)
+        return written
+    return asyncio.run(go())
+
+
 def files_under(path: Path) -> list[Path]:
     return [p for p in path.rglob("*") if p.is_file()]
 
@@ -36,7 +46,7 @@ def files_under(path: Path) -> list[Path]:
 def test_write_streams_bytes_and_digests(store: storage.BlobStore, size: int) -> None:
     data = os.urandom(size)
     crc = new_digest("CRC32")
-    written = asyncio.run(store.write(stream(data), [crc]))
+    written = save(store, stream(data), [crc])
     assert written.size == size
     assert written.md5 == hashlib.md5(data).digest()
     assert crc.digest() == zlib.crc32(data).to_bytes(4, "big")
@@ -45,7 +55,7 @@ def test_write_streams_bytes_and_digests(store: storage.BlobStore, size: int) ->
 
 
 def test_blob_names_are_random_hex_never_keys(store: storage.BlobStore) -> None:
-    written = asyncio.run(store.write(b"x"))
+    written = save(store, b"x")
     path = store.path(written.blob)
     assert path.parent == store.blobs and len(path.name) == 32
     for bad in ["../../etc/passwd", "a" * 31, "A" * 32, "/" + "a" * 31]:
@@ -60,21 +70,21 @@ def test_a_failed_stream_leaves_nothing_behind(store: storage.BlobStore) -> None
         raise ConnectionError("client went away")
 
     with pytest.raises(ConnectionError):
-        asyncio.run(store.write(broken()))
+        save(store, broken())
     assert files_under(store.root) == []
 
 
 def test_size_limit_is_enforced_while_streaming(store: storage.BlobStore) -> None:
     with pytest.raises(EntityTooLarge):
-        asyncio.run(store.write(stream(b"x" * 5000, 1000), max_size=4096))
+        save(store, stream(b"x" * 5000, 1000), max_size=4096)
     assert files_under(store.root) == []
 
 
 def test_prepare_removes_temporary_debris_and_sweep_removes_orphans(tmp_path: Path) -> None:
     blobs = storage.BlobStore(tmp_path / "s3")
     blobs.prepare()
-    kept = asyncio.run(blobs.write(b"kept")).blob
-    orphan = asyncio.run(blobs.write(b"orphan")).blob
+    kept = save(blobs, b"kept").blob
+    orphan = save(blobs, b"orphan").blob
     (blobs.tmp / "half-written").write_bytes(b"partial")
     again = storage.BlobStore(tmp_path / "s3")
     assert again.prepare() == 1
@@ -84,7 +94,7 @@ def test_prepare_removes_temporary_debris_and_sweep_removes_orphans(tmp_path: Pa
 
 def test_reader_ranges_and_survives_deletion(store: storage.BlobStore) -> None:
     data = os.urandom(3 * storage.READ_CHUNK + 10)
-    blob = asyncio.run(store.write(data)).blob
+    blob = save(store, data).blob
     reader = store.open(blob, 5, 2 * storage.READ_CHUNK)
     store.delete([blob])  # an overwrite deletes the old blob while a download is in flight
 
@@ -93,13 +103,13 @@ def test_reader_ranges_and_survives_deletion(store: storage.BlobStore) -> None:
 
     assert asyncio.run(collect()) == data[5:5 + 2 * storage.READ_CHUNK]
     assert not store.path(blob).exists()
-    small = asyncio.run(store.write(b"hello world")).blob
+    small = save(store, b"hello world").blob
     assert store.open(small, 6).read_all() == b"world"
 
 
 def test_link_and_compose(store: storage.BlobStore) -> None:
-    a = asyncio.run(store.write(b"abcdef")).blob
-    b = asyncio.run(store.write(b"ghij")).blob
+    a = save(store, b"abcdef").blob
+    b = save(store, b"ghij").blob
     copy = store.link(a)
     store.delete([a])
     assert store.path(copy).read_bytes() == b"abcdef"
@@ -146,3 +156,46 @@ def test_group_sync_covers_every_change_with_shared_fsyncs(tmp_path: Path, monke
         thread.join()
     assert covered == [True] * 8  # nobody returned before an fsync that began after its change
     assert len(fsync_started_after) < 8  # and they shared them
+
+
+@pytest.mark.parametrize("size", [10, storage.HASH_ON_LOOP + 1, storage.SPILL + 1])
+def test_commit_writes_a_staged_body_then_runs_the_transaction(store: storage.BlobStore, size: int) -> None:
+    data = os.urandom(size)
+    seen: list[bytes] = []
+
+    async def go() -> storage.Written:
+        written = await store.write(stream(data))
+        assert (written.staged is not None) == (size < storage.SPILL)  # small bodies wait for their commit
+        if written.staged is not None:
+            assert files_under(store.root) == []
+        await store.commit(written.blob, written.staged, lambda: seen.append(store.path(written.blob).read_bytes()))
+        return written
+
+    written = asyncio.run(go())
+    assert seen == [data]  # the transaction ran with the blob already complete on disk
+    assert store.path(written.blob).read_bytes() == data
+    assert written.md5 == hashlib.md5(data).digest()
+
+
+@pytest.mark.parametrize("size", [10, storage.SPILL + 1])
+def test_a_failed_commit_leaves_no_blob(store: storage.BlobStore, size: int) -> None:
+    def refuse() -> None:
+        raise RuntimeError("row refused")
+
+    async def go() -> None:
+        written = await store.write(os.urandom(size))
+        await store.commit(written.blob, written.staged, refuse)
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(go())
+    assert files_under(store.root) == []
+
+
+def test_a_refused_body_is_never_written(store: storage.BlobStore) -> None:
+    def refuse() -> None:
+        raise ValueError("payload hash mismatch")
+
+    for size in (10, storage.HASH_ON_LOOP + 1, storage.SPILL + 1):
+        with pytest.raises(ValueError):
+            asyncio.run(store.write(os.urandom(size), before_publish=refuse))
+    assert files_under(store.root) == []

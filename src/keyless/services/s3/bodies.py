@@ -82,7 +82,8 @@ def user_metadata(params: dict[str, Any]) -> dict[str, str]:
 
 async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int = MAX_OBJECT_SIZE,
                   required_algorithm: str | None = None) -> Received:
-    """Stream the request body into a new blob and check it; the caller commits the row.
+    """Stream the request body into a new blob and check it; the caller commits the row with
+    `BlobStore.commit` (which writes a small, staged body in the same hop).
     `required_algorithm`: the checksum a multipart upload was created with (its parts must match)."""
     declared = declared_length(ctx, params)
     content_md5 = _content_md5(params.get("ContentMD5"))
@@ -115,7 +116,7 @@ async def receive(ctx: RequestContext, params: dict[str, Any], *, max_size: int 
                     raise bad_checksum(algorithm)
             checksum = {"algorithm": algorithm, "value": value}
     except BaseException:
-        blobs.delete([written.blob])
+        blobs.discard(written)
         raise
     return Received(written, f'"{written.md5.hex()}"', checksum)
 

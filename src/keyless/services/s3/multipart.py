@@ -102,7 +102,7 @@ async def upload_part(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     algorithm = (upload.get("checksum") or {}).get("algorithm")
     received = await bodies.receive(ctx, params, required_algorithm=algorithm)
     await _commit_part(ctx, upload["upload_id"], number, received.written.blob, received.written.size, received.etag,
-                 received.checksum)
+                       received.checksum, staged=received.written.staged)
     return {"ETag": received.etag, "ServerSideEncryption": "AES256", **bodies.checksum_output(received.checksum)}
 
 
@@ -135,19 +135,15 @@ def _copy_range(header: str | None, size: int) -> ByteRange:
 
 
 async def _commit_part(ctx: RequestContext, upload_id: str, number: int, blob: str, size: int, etag: str,
-                       checksum: dict[str, str] | None) -> float:
-    blobs = runtime(ctx).blobs
+                       checksum: dict[str, str] | None, *, staged: bytes | None = None) -> float:
+    """Like objects.commit_object: one hop writes a staged part, commits its row, drops the old blob."""
     modified = ctx.state.clock.time()
     row = {"upload_id": upload_id, "part_number": number, "blob": blob, "size": size, "etag": etag,
            "modified": modified, "checksum": checksum}
     try:
-        await blobs.run(_commit_part_row, ctx, row)
+        await runtime(ctx).blobs.commit(blob, staged, _commit_part_row, ctx, row)
     except IntegrityError:
-        blobs.delete([blob])
         raise no_such_upload(upload_id) from None
-    except BaseException:
-        blobs.delete([blob])
-        raise
     return modified
 
 

@@ -55,7 +55,7 @@ async def put_object(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
         "bucket": bucket, "key": key, "blob": received.written.blob, "size": received.written.size,
         "etag": received.etag, "modified": ctx.state.clock.time(), "headers": headers, "metadata": metadata,
         "checksum": checksum, "parts": None, "tags": tags,
-    }, params)
+    }, params, staged=received.written.staged)
     return {"ETag": received.etag, "ServerSideEncryption": "AES256", **bodies.checksum_output(checksum)}
 
 
@@ -80,19 +80,16 @@ def _check_write_condition(current: dict[str, Any] | None, key: str, params: dic
         check_preconditions(current["etag"], current["modified"], if_match=if_match)
 
 
-async def commit_object(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None = None) -> None:
+async def commit_object(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None = None, *,
+                        staged: bytes | None = None) -> None:
     """Point the key at its new blob (checking conditional-write headers atomically), then drop the
-    old blob. The transaction runs on an I/O thread: SQLite's write (and an occasional WAL
-    checkpoint's fsync) must not stall the event loop."""
-    blobs = runtime(ctx).blobs
+    old blob. One I/O thread hop writes a staged body, commits and unlinks: SQLite's write (and
+    an occasional WAL checkpoint's fsync) must not stall the event loop. A failure removes the
+    new blob on that thread (BlobStore.commit)."""
     try:
-        await blobs.run(_commit_row, ctx, row, params)
+        await runtime(ctx).blobs.commit(row["blob"], staged, _commit_row, ctx, row, params)
     except IntegrityError:
-        blobs.delete([row["blob"]])
         raise no_such_bucket(row["bucket"]) from None  # deleted while the body was arriving
-    except BaseException:
-        blobs.delete([row["blob"]])
-        raise
 
 
 def _commit_row(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None) -> None:
