@@ -14,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import sqlite3
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Callable
 
 import botocore.exceptions
@@ -171,12 +169,11 @@ def _blob_files(server: Server) -> set[str]:
     return {p.name for p in (server.data_dir / "s3" / "blobs").iterdir()}
 
 
-def _referenced_blobs(data_dir: Path) -> set[str]:
-    conn = sqlite3.connect(f"file:{data_dir / 'keyless.db'}?mode=ro", uri=True)
-    try:
-        return {r[0] for r in conn.execute("SELECT blob FROM s3_objects UNION SELECT blob FROM s3_parts")}
-    finally:
-        conn.close()
+def _referenced_blobs(server: Server) -> set[str]:
+    # Through the server's own pool: closing another connection to the file in this process (the
+    # server runs in it) would drop the server's SQLite locks, which POSIX keeps per process.
+    with server.app.state.db.read() as conn:
+        return {r[0] for r in conn.exec_driver_sql("SELECT blob FROM s3_objects UNION SELECT blob FROM s3_parts")}
 
 
 def test_concurrent_put_object_on_one_key_last_writer_wins_never_a_mixed_body(server: Server, racers: Racers) -> None:
@@ -218,6 +215,6 @@ def test_concurrent_put_object_on_one_key_last_writer_wins_never_a_mixed_body(se
         previous = {body}
     # Replaced blobs are unlinked off the request path; wait (bounded) for those unlinks to land.
     deadline = time.monotonic() + 10
-    while _blob_files(server) - _referenced_blobs(server.data_dir) and time.monotonic() < deadline:
+    while _blob_files(server) - _referenced_blobs(server) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _blob_files(server) - _referenced_blobs(server.data_dir) == set(), "overwritten blobs leaked"
+    assert _blob_files(server) - _referenced_blobs(server) == set(), "overwritten blobs leaked"
