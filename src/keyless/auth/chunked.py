@@ -37,6 +37,7 @@ from keyless.auth.sigv4 import (
     STREAMING_SIGNED_TRAILER,
     InvalidRequest,
     SigningContext,
+    signature,
 )
 from keyless.protocol.http import HttpRequest
 
@@ -347,7 +348,7 @@ class AwsChunkedDecoder:
         if signing is None:
             raise errors.SignatureDoesNotMatch(_CHUNK_MISMATCH)
         to_sign = "\n".join((algorithm, signing.timestamp, signing.scope, self._previous, *hashes))
-        return hmac.new(signing.signing_key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        return signature(signing.signing_key, to_sign)
 
     def _account(self, piece: bytes) -> None:
         self.decoded_bytes += len(piece)

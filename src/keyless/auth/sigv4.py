@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from keyless import errors
@@ -399,7 +399,7 @@ def payload_hash(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:
         return params.payload_hash_header
     if params.presigned and s3:
         return UNSIGNED_PAYLOAD
-    return hashlib.sha256(req.body).hexdigest() if req.body else EMPTY_SHA256
+    return sha256_hex(req.body) if req.body else EMPTY_SHA256
 
 
 def canonical_request(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:
@@ -414,7 +414,7 @@ def canonical_request(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str
 
 
 def string_to_sign(params: SigV4Params, canonical: str) -> str:
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    digest = sha256_hex(canonical.encode("utf-8"))
     return f"{ALGORITHM}\n{params.timestamp}\n{params.scope}\n{digest}"
 
 
@@ -426,7 +426,29 @@ def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
 
 
 def signature(key: bytes, text: str) -> str:
-    return hmac.digest(key, text.encode("utf-8"), "sha256").hex()
+    """HMAC-SHA256 (RFC 2104) from the key's two padded states: two hash copies per signature,
+    where hmac.new/hmac.digest make OpenSSL 3 look the algorithm up again on every call."""
+    inner_state, outer_state = _hmac_states(key)
+    inner = inner_state.copy()
+    inner.update(text.encode("utf-8"))
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return outer.hexdigest()
+
+
+@lru_cache(maxsize=512)
+def _hmac_states(key: bytes) -> tuple[Any, Any]:
+    padded = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in padded)), hashlib.sha256(bytes(b ^ 0x5C for b in padded)))
+
+
+def sha256_hex(data: bytes) -> str:
+    digest = _SHA256.copy()  # a copy skips OpenSSL 3's per-call algorithm lookup
+    digest.update(data)
+    return digest.hexdigest()
+
+
+_SHA256 = hashlib.sha256()
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -500,7 +522,7 @@ def _check_payload_header(req: HttpRequest, params: SigV4Params, *, s3: bool) ->
                 "or a valid sha256 value.", ArgumentName="x-amz-content-sha256", ArgumentValue=value)
         raise errors.SignatureDoesNotMatch(_QUERY_MISMATCH)
     if not s3:  # the body is in hand: it must be the one that was hashed
-        actual = hashlib.sha256(req.body).hexdigest()
+        actual = sha256_hex(req.body)
         if not hmac.compare_digest(actual, value.lower()):
             raise errors.SignatureDoesNotMatch(_QUERY_MISMATCH)
 
