@@ -49,45 +49,71 @@ def namespace_attr(namespace: Any) -> str:
     return f' xmlns="{escape_attr(str(namespace))}"'
 
 
+Emit = Callable[[Any, list[str]], None]
+
+
 class XmlWriter:
+    """Writes output values by their shapes. Each (shape, element name) is compiled once into an
+    emitter holding its tags and text function, so a response is a walk of prepared closures."""
+
     def __init__(self, *, list_item: str = "member") -> None:
         self.list_item = list_item
-        self._writers: dict[str, Callable[[str, Node, Any, list[str]], None]] = {
-            "structure": self.structure, "list": self.list, "map": self.map,
-        }
+        self._key = f"xml.emit.{list_item}"  # emitters differ by list item name (query vs ec2)
 
     def element(self, name: str, node: Node, value: Any, out: list[str]) -> None:
-        writer = self._writers.get(node.type)
-        if writer is not None:
-            writer(name, node, value, out)
-        else:
-            out.append(f"<{name}{_ns(node)}>{_TEXT.get(node.type, _string)(node, value)}</{name}>")
-
-    def structure(self, name: str, node: Node, value: Any, out: list[str]) -> None:
-        out.append(f"<{name}{_ns(node)}{self.attributes(node, value)}>")
-        self.members(node, value, out)
-        out.append(f"</{name}>")
-
-    def attributes(self, node: Node, value: dict[str, Any]) -> str:
-        members = node.cache.get("xml.attrs")
-        if members is None:
-            members = node.cache["xml.attrs"] = tuple(
-                (n, c.wire or n, c) for n, c in node.members.items() if c.xml_attribute)
-        if not members:
-            return ""
-        return "".join(f' {wire}="{scalar_text(child, value[name], attr=True)}"'
-                       for name, wire, child in members if value.get(name) is not None)
+        self.emitter(name, node)(value, out)
 
     def members(self, node: Node, value: dict[str, Any], out: list[str]) -> None:
         """The member elements of a structure (members with an HTTP location are not body)."""
-        members = node.cache.get("xml.out")
-        if members is None:
-            members = node.cache["xml.out"] = tuple(
-                (n, self.tag(n, c), c) for n, c in node.members.items() if not (c.location or c.xml_attribute))
-        for member_name, tag, child in members:
+        for member_name, emit in self._member_emitters(node):
             member_value = value.get(member_name)
             if member_value is not None:
-                self.element(tag, child, member_value, out)
+                emit(member_value, out)
+
+    def emitter(self, name: str, node: Node) -> Emit:
+        table = node.cache.get(self._key)
+        if table is None:
+            table = node.cache[self._key] = {}
+        emit = table.get(name)
+        if emit is None:
+            emit = table[name] = self._compile(name, node)
+        return emit
+
+    def _member_emitters(self, node: Node) -> tuple[tuple[str, Emit], ...]:
+        key = self._key + ".members"
+        members = node.cache.get(key)
+        if members is None:  # resolved on first use, so recursive shapes compile lazily
+            members = node.cache[key] = tuple(
+                (n, self.emitter(self.tag(n, c), c)) for n, c in node.members.items() if not (c.location or c.xml_attribute))
+        return members
+
+    def _compile(self, name: str, node: Node) -> Emit:
+        if node.type == "structure":
+            return self._structure(name, node)
+        if node.type == "list":
+            return self._list(name, node)
+        if node.type == "map":
+            return self._map(name, node)
+        text, open_tag, close_tag = _TEXT.get(node.type, _string), f"<{name}{_ns(node)}>", f"</{name}>"
+
+        def scalar(value: Any, out: list[str]) -> None:
+            out.append(open_tag + text(node, value) + close_tag)
+        return scalar
+
+    def _structure(self, name: str, node: Node) -> Emit:
+        start, close_tag, attrs = f"<{name}{_ns(node)}", f"</{name}>", bool(_attribute_members(node))
+
+        def structure(value: Any, out: list[str]) -> None:
+            out.append(start + (self.attributes(node, value) if attrs else "") + ">")
+            self.members(node, value, out)
+            out.append(close_tag)
+        return structure
+
+    @staticmethod
+    def attributes(node: Node, value: dict[str, Any]) -> str:
+        """The structure's xmlAttribute members, as attribute text for its opening tag."""
+        return "".join(f' {wire}="{scalar_text(child, value[n], attr=True)}"'
+                       for n, wire, child in _attribute_members(node) if value.get(n) is not None)
 
     @staticmethod
     def tag(member_name: str, child: Node) -> str:
@@ -95,36 +121,54 @@ class XmlWriter:
             return child.member.wire
         return child.wire or member_name
 
-    def list(self, name: str, node: Node, value: Any, out: list[str]) -> None:
+    def _list(self, name: str, node: Node) -> Emit:
         item = node.member
         assert item is not None
         if node.flattened:
-            for element in value:
-                self.element(name, item, element, out)
-            return
-        item_name = item.wire or self.list_item
-        open_tag = f"{name}{_ns(node)}"
-        if not value:
-            out.append(f"<{open_tag}/>")
-            return
-        out.append(f"<{open_tag}>")
-        for element in value:
-            self.element(item_name, item, element, out)
-        out.append(f"</{name}>")
+            def flattened(value: Any, out: list[str]) -> None:
+                emit = self.emitter(name, item)
+                for element in value:
+                    emit(element, out)
+            return flattened
+        item_name, open_tag = item.wire or self.list_item, f"{name}{_ns(node)}"
 
-    def map(self, name: str, node: Node, value: Any, out: list[str]) -> None:
+        def wrapped(value: Any, out: list[str]) -> None:
+            if not value:
+                out.append(f"<{open_tag}/>")
+                return
+            out.append(f"<{open_tag}>")
+            emit = self.emitter(item_name, item)
+            for element in value:
+                emit(element, out)
+            out.append(f"</{name}>")
+        return wrapped
+
+    def _map(self, name: str, node: Node) -> Emit:
         key_node, value_node = node.key, node.value
         assert key_node is not None and value_node is not None
         key_name, value_name = key_node.wire or "key", value_node.wire or "value"
-        if not node.flattened:
-            out.append(f"<{name}{_ns(node)}>")
-        for key, element in value.items():
-            out.append(f"<{name}>" if node.flattened else "<entry>")
-            self.element(key_name, key_node, key, out)
-            self.element(value_name, value_node, element, out)
-            out.append(f"</{name}>" if node.flattened else "</entry>")
-        if not node.flattened:
-            out.append(f"</{name}>")
+        entry_open, entry_close = (f"<{name}>", f"</{name}>") if node.flattened else ("<entry>", "</entry>")
+        ns = _ns(node)
+
+        def mapping(value: Any, out: list[str]) -> None:
+            emit_key, emit_value = self.emitter(key_name, key_node), self.emitter(value_name, value_node)
+            if not node.flattened:
+                out.append(f"<{name}{ns}>")
+            for key, element in value.items():
+                out.append(entry_open)
+                emit_key(key, out)
+                emit_value(element, out)
+                out.append(entry_close)
+            if not node.flattened:
+                out.append(f"</{name}>")
+        return mapping
+
+
+def _attribute_members(node: Node) -> tuple[tuple[str, str, Node], ...]:
+    members = node.cache.get("xml.attrs")
+    if members is None:
+        members = node.cache["xml.attrs"] = tuple((n, c.wire or n, c) for n, c in node.members.items() if c.xml_attribute)
+    return members
 
 
 def _ns(node: Node) -> str:
