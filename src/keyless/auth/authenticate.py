@@ -39,6 +39,9 @@ class Authenticator:
         self._account = account
         self._clock = clock
         self._keys: dict[str, _KeyEntry] = {}
+        # Opened session tokens: a token is sealed and immutable, so decrypting it once is enough;
+        # expiry is still checked on every request.
+        self._sessions: dict[tuple[str, str], tuple[Any, Caller]] = {}
 
     def authenticate(self, req: HttpRequest, *, s3: bool) -> Authenticated:
         """Verify the request's signature and return who made it (anonymous when unsigned)."""
@@ -89,19 +92,27 @@ class Authenticator:
     # --- session credentials ----------------------------------------------------------------
 
     def _session_caller(self, params: sigv4.SigV4Params, s3: bool) -> tuple[Caller, str]:
-        if not params.security_token:
+        token = params.security_token
+        if not token:
             raise errors.InvalidClientTokenId("The security token included in the request is invalid.")
-        try:
-            claims = open_session(params.security_token, self._master_key, access_key_id=params.access_key_id)
-        except errors.InvalidClientTokenId:
-            if s3:  # S3 names a bad token differently from the query services
-                raise errors.InvalidToken("The provided token is malformed or otherwise invalid.") from None
-            raise
+        opened = self._sessions.get((token, params.access_key_id))
+        if opened is None:
+            try:
+                claims = open_session(token, self._master_key, access_key_id=params.access_key_id)
+            except errors.InvalidClientTokenId:
+                if s3:  # S3 names a bad token differently from the query services
+                    raise errors.InvalidToken("The provided token is malformed or otherwise invalid.") from None
+                raise
+            opened = (claims, session_caller(claims))
+            if len(self._sessions) > 10_000:
+                self._sessions.clear()
+            self._sessions[(token, params.access_key_id)] = opened
+        claims, caller = opened
         if claims.expiration <= self._clock.time():
             if s3:
                 raise errors.ExpiredToken("The provided token has expired.")
             raise errors.ExpiredToken("The security token included in the request is expired")
-        return session_caller(claims), claims.secret_access_key
+        return caller, claims.secret_access_key
 
 
 def session_caller(claims: Any) -> Caller:

@@ -58,6 +58,19 @@ def uvicorn_config(app: KeylessApp, settings: Settings, **overrides: object):  #
     return uvicorn.Config(app, **kw)  # type: ignore[arg-type]
 
 
+def _tune_gc() -> None:
+    """Keep the cycle collector off the hot path. Everything loaded by now (service models, the
+    policy catalog, the store) lives as long as the server, so it is frozen out of every future
+    collection; and a request allocates hundreds of containers that reference counting frees, so
+    young collections run every 10,000 allocations rather than every 700
+    (measured in-process, trail on: about a fifth of a signed request's CPU went to collections)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
@@ -65,6 +78,7 @@ def serve(settings: Settings) -> None:
     server = uvicorn.Server(uvicorn_config(app, app.state.settings))
     log.warning("keyless %s listening on %s (data dir %s)", __import__("keyless").__version__,
                 app.state.settings.endpoint, settings.data_dir)
+    _tune_gc()
     try:
         server.run()  # handles SIGINT/SIGTERM with a graceful shutdown
     finally:

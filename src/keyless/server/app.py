@@ -24,7 +24,7 @@ from keyless.protocol.http import HttpRequest, HttpResponse
 from keyless.server import routing
 from keyless.server.state import AppState
 from keyless.services.base import RequestContext, Service, Target, call_handler, enforce
-from keyless.trail.events import ApiCall, caller_snapshot, is_read_only, plain
+from keyless.trail.events import pending_call
 
 log = logging.getLogger("keyless.server")
 
@@ -200,18 +200,9 @@ class KeylessApp:
 
     def _record(self, served: _Served) -> None:
         recorder = self.state.components.get("trail")
-        ctx = served.ctx
-        if recorder is None or ctx is None:
-            return
-        error = served.error
-        recorder.record_call(ApiCall(
-            time=self.state.clock.time(), service=ctx.service, operation=ctx.operation, region=ctx.region,
-            account=ctx.account, request_id=ctx.request_id, caller=caller_snapshot(ctx.caller),
-            source_ip=ctx.request.client_ip, user_agent=ctx.request.header("user-agent") or "",
-            params=plain(served.params or {}), output=plain(served.output) if error is None and not is_read_only(ctx.operation) else None,
-            error_code=error.code if error is not None else None, error_message=error.message if error is not None else None,
-            decisions=ctx.decisions, enforce=self.state.settings.enforce,
-        ))
+        if recorder is not None and served.ctx is not None:  # shaped off the request path
+            recorder.record_call(pending_call(self.state.clock.time(), served.ctx, served.params, served.output,
+                                              served.error, self.state.settings.enforce))
 
     def authorize(self, ctx: RequestContext, service: Service, targets: list[Target]) -> None:
         """The one decision point for API calls: every target goes through the policy engine."""

@@ -17,7 +17,7 @@ from botocore import xform_name
 from keyless import errors
 from keyless.auth.principals import Caller
 from keyless.protocol.http import HttpRequest
-from keyless.trail.events import Decided
+from keyless.trail.events import decided
 
 if TYPE_CHECKING:
     from keyless.policy import Decision, Policy
@@ -45,7 +45,8 @@ class RequestContext:
     region: str
     service: str
     context_keys: dict[str, Any] = field(default_factory=dict)
-    decisions: list[Decided] = field(default_factory=list)  # every decision taken, for the trail
+    # Every decision taken, as plain text (action, resource, result, reason), for the trail.
+    decisions: list[tuple[str, str, str, str]] = field(default_factory=list)
     signature: Any = None  # keyless.auth.sigv4.SigV4Params of a signed request (S3 condition keys)
     signing: Any = None  # keyless.auth.sigv4.SigningContext (aws-chunked chunk signatures)
 
@@ -84,7 +85,7 @@ class Service:
 def enforce(ctx: RequestContext, service_denied: Callable[[RequestContext, Decision, Target], errors.AwsError],
             decision: Decision, target: Target) -> None:
     """Record one decision and apply the server's enforcement mode: `on` raises, `learn` and `off` let it pass."""
-    ctx.decisions.append(Decided.of(target.action, target.resource, decision))
+    ctx.decisions.append(decided(target.action, target.resource, decision))
     if not decision.allowed and ctx.state.settings.enforce == "on":
         raise service_denied(ctx, decision, target)
 

@@ -53,7 +53,7 @@ def _call_row(call: ApiCall) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
     event_id = request_id()
     row = (event_id, call.time, call.operation, f"{call.service}.amazonaws.com", category(call.service, call.operation),
            is_read_only(call.operation), username, caller["access_key_id"], caller["principal_arn"] or caller["arn"],
-           denied, "call", json.dumps([event_id, call_to_json(call)]))
+           denied, "call", f'["{event_id}",{call_to_json(call)}]')  # the call's JSON array inline, encoded once
     return row, [(r["type"], r["ARN"]) for r in resources_of(call.decisions, call.account)]
 
 

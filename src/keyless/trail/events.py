@@ -38,10 +38,15 @@ class Decided:
 
     @classmethod
     def of(cls, action: str, resource: str, decision: Any) -> Decided:
-        if decision.allowed:  # the cheap answer; the full explanation re-walks policies, so only denials get it
-            sources = sorted({s.policy.policy_id or s.policy.name for s in decision.statements})
-            return cls(action, resource, decision.result, f"allowed by {', '.join(sources)}" if sources else "allowed")
-        return cls(action, resource, decision.result, str(decision.explanation))
+        return cls(*decided(action, resource, decision))
+
+
+def decided(action: str, resource: str, decision: Any) -> tuple[str, str, str, str]:
+    """A decision as plain text: (action, resource, result, reason)."""
+    if decision.allowed:  # the cheap answer; the full explanation re-walks policies, so only denials get it
+        sources = sorted({s.policy.policy_id or s.policy.name for s in decision.statements})
+        return action, resource, decision.result, f"allowed by {', '.join(sources)}" if sources else "allowed"
+    return action, resource, decision.result, str(decision.explanation)
 
 
 @dataclass
@@ -65,6 +70,29 @@ class ApiCall:
     enforce: str = "on"
 
 
+def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output: Mapping[str, Any] | None,
+                 error: Any, enforce: str) -> tuple[Any, ...]:
+    """What the request path queues for the recorder: a tuple of strings, numbers and the request's
+    own dicts, shaped into an ApiCall (secrets redacted) by the writer thread. Plain values keep the
+    queue out of the garbage collector's way (tuples of atoms are untracked at its first pass)."""
+    req = ctx.request
+    return (time, ctx.service, ctx.operation, ctx.region, ctx.account, ctx.request_id, _caller_snapshot_cached(ctx.caller),
+            req.client_ip, req.header("user-agent") or "", params or {},
+            output if error is None and not is_read_only(ctx.operation) else None,
+            error.code if error is not None else None, error.message if error is not None else None,
+            tuple(ctx.decisions), enforce)
+
+
+def shaped_call(pending: tuple[Any, ...]) -> ApiCall:
+    (time, service, operation, region, account, request_id_, caller, source_ip, user_agent, params, output,
+     error_code, error_message, decisions, enforce) = pending
+    return ApiCall(time=time, service=service, operation=operation, region=region, account=account,
+                   request_id=request_id_, caller=dict(zip(_SNAPSHOT_FIELDS, caller)), source_ip=source_ip,
+                   user_agent=user_agent, params=plain(params), output=plain(output) if output is not None else None,
+                   error_code=error_code, error_message=error_message, decisions=[Decided(*d) for d in decisions],
+                   enforce=enforce)
+
+
 _CALL_FIELDS = ("time", "service", "operation", "region", "account", "request_id", "caller", "source_ip", "user_agent",
                 "params", "output", "error_code", "error_message", "decisions", "enforce")
 
@@ -75,8 +103,8 @@ def call_to_json(call: ApiCall) -> str:
     return json.dumps(values, separators=(",", ":"), default=_json_default)
 
 
-def call_from_json(text: str) -> ApiCall:
-    values = dict(zip(_CALL_FIELDS, json.loads(text)))
+def call_from_json(text: str | list[Any]) -> ApiCall:
+    values = dict(zip(_CALL_FIELDS, json.loads(text) if isinstance(text, str) else text))
     values["decisions"] = [Decided(*d) for d in values["decisions"]]
     return ApiCall(**values)
 
@@ -104,18 +132,35 @@ def epoch(iso_time: str) -> float:
     return datetime.strptime(iso_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
+_SNAPSHOT_FIELDS = ("type", "account", "arn", "user_id", "principal_arn", "username", "access_key_id", "owner_id",
+                    "issued_at", "mfa", "source_identity", "role_delivery")
+_snapshots: dict[int, tuple[Caller, tuple[Any, ...]]] = {}  # id(caller) -> (caller, snapshot); request path only
+
+
 def caller_snapshot(caller: Caller) -> dict[str, Any]:
     """What the trail needs to know of a caller: plain values, never its secret or token."""
+    return dict(zip(_SNAPSHOT_FIELDS, _snapshot_values(caller)))  # session fields only for sessions
+
+
+def _caller_snapshot_cached(caller: Caller) -> tuple[Any, ...]:
+    # Callers of long-term keys and of cached sessions are the same object request after request.
+    hit = _snapshots.get(id(caller))
+    if hit is not None and hit[0] is caller:
+        return hit[1]
+    values = _snapshot_values(caller)
+    if len(_snapshots) > 10_000:
+        _snapshots.clear()
+    _snapshots[id(caller)] = (caller, values)
+    return values
+
+
+def _snapshot_values(caller: Caller) -> tuple[Any, ...]:
+    base = (caller.type, caller.account, caller.arn, caller.user_id, caller.principal_arn, caller.username,
+            caller.access_key_id, caller.owner_id)
     claims = caller.session
-    snap: dict[str, Any] = {"type": caller.type, "account": caller.account, "arn": caller.arn, "user_id": caller.user_id,
-                            "principal_arn": caller.principal_arn, "username": caller.username,
-                            "access_key_id": caller.access_key_id, "owner_id": caller.owner_id}
-    if claims is not None:
-        snap["issued_at"] = claims.issued_at
-        snap["mfa"] = bool(claims.mfa)
-        snap["source_identity"] = claims.source_identity
-        snap["role_delivery"] = (claims.ec2 or {}).get("ec2:RoleDelivery")
-    return snap
+    if claims is None:
+        return base
+    return base + (claims.issued_at, bool(claims.mfa), claims.source_identity, (claims.ec2 or {}).get("ec2:RoleDelivery"))
 
 
 def user_identity(caller: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +206,7 @@ def plain(value: Any) -> Any:
     """A copy of request/response data fit to store: secrets hidden, no streams, no bytes."""
     if isinstance(value, _PLAIN):
         return value
-    if isinstance(value, Mapping):
+    if isinstance(value, (dict, Mapping)):  # dict first: the ABC check alone costs microseconds
         return {k: HIDDEN if k in _SECRET_MEMBERS else plain(v)
                 for k, v in value.items() if isinstance(v, (_PLAIN, Mapping, list, tuple))}
     if isinstance(value, (list, tuple)):

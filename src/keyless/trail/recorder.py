@@ -18,7 +18,7 @@ from typing import Any
 
 from keyless.store import trail as trail_store
 from keyless.store.db import Database
-from keyless.trail.events import ApiCall
+from keyless.trail.events import ApiCall, shaped_call
 
 log = logging.getLogger("keyless.trail")
 
@@ -31,7 +31,7 @@ class Recorder:
     def __init__(self, db: Database, retention_days: float = 90.0) -> None:
         self._db = db
         # deque.append and popleft are atomic: the request path takes no lock.
-        self._queue: deque[ApiCall | dict[str, Any]] = deque()
+        self._queue: deque[tuple[Any, ...] | ApiCall | dict[str, Any]] = deque()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.retention_days = retention_days
@@ -42,14 +42,15 @@ class Recorder:
 
     # --- request path -----------------------------------------------------------------------
 
-    def record_call(self, call: ApiCall) -> None:
+    def record_call(self, call: tuple[Any, ...] | ApiCall) -> None:
+        """An ApiCall, or the request path's pending_call() tuple."""
         self._put(call)
 
     def record_event(self, event: dict[str, Any]) -> None:
         """A ready-made record (e.g. an IMDS credential delivery)."""
         self._put(event)
 
-    def _put(self, item: ApiCall | dict[str, Any]) -> None:
+    def _put(self, item: tuple[Any, ...] | ApiCall | dict[str, Any]) -> None:
         if len(self._queue) >= QUEUE_LIMIT:
             self.dropped += 1
             if self.dropped in (1, 100, 10_000) or self.dropped % 100_000 == 0:
@@ -96,10 +97,11 @@ class Recorder:
             if stopping:
                 return
 
-    def _write(self, batch: list[ApiCall | dict[str, Any]]) -> None:
+    def _write(self, batch: list[tuple[Any, ...] | ApiCall | dict[str, Any]]) -> None:
         try:
+            items = [shaped_call(item) if isinstance(item, tuple) else item for item in batch]
             with self._db.begin(iam=False) as conn:
-                self.written += trail_store.insert(conn, batch)
+                self.written += trail_store.insert(conn, items)
         except Exception:  # the trail must never take the server down; the loss is counted
             log.exception("could not store %d trail events", len(batch))
             self.dropped += len(batch)
