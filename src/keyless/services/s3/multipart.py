@@ -235,10 +235,10 @@ async def _finish(ctx: RequestContext, row: dict[str, Any], upload_id: str, para
     try:
         if params.get("IfMatch") or params.get("IfNoneMatch"):
             precheck_write(ctx, row["bucket"], row["key"], params)
-        part_blobs, old = await blobs.run(_finish_rows, ctx, row, upload_id)
     except BaseException:
         blobs.delete([row["blob"]])
         raise
+    part_blobs, old = await blobs.commit(row["blob"], None, _finish_rows, ctx, row, upload_id)  # removes it on failure
     blobs.delete([old])
     return part_blobs
 

@@ -26,15 +26,16 @@ import asyncio
 import hashlib
 import itertools
 import os
+import re
 import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import IO, Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
 
 from keyless.services.s3.checksums import Digest
 from keyless.services.s3.errors import EntityTooLarge
+from keyless.services.s3.iothreads import IoThreads
 
 SPILL = 1024 * 1024  # bodies up to this size are staged in memory and written by `commit`
 HASH_ON_LOOP = 64 * 1024  # staged bodies up to this size are hashed on the event loop (< 0.1 ms)
@@ -73,8 +74,11 @@ def new_blob_id() -> str:
     return f"{_ID_PREFIX}{next(_id_counter):016x}"  # next() on a count is atomic under the GIL
 
 
+_BLOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def _valid_id(blob_id: str) -> bool:
-    return len(blob_id) == 32 and all(c in "0123456789abcdef" for c in blob_id)
+    return _BLOB_ID.fullmatch(blob_id) is not None
 
 
 class BlobStore:
@@ -82,13 +86,12 @@ class BlobStore:
         self.root = root
         self.tmp = root / "tmp"
         self.blobs = root / "blobs"
-        self.executor = ThreadPoolExecutor(max_workers=io_threads, thread_name_prefix="s3-io")
-        self._deleting: set[Future[None]] = set()
+        self.threads = IoThreads(io_threads, "s3-io")
         self._dir_sync = _GroupSync(self.blobs)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Blocking file work (writes, fsyncs, copies) on the store's I/O threads."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+        return await self.threads.run(function, *args)
 
     # --- start-up -------------------------------------------------------------------------
 
@@ -157,7 +160,7 @@ class BlobStore:
         after making a staged body durable under that name in the same hop. If either step fails
         the new blob is removed there too. A cancelled caller leaves the outcome to the thread:
         the row is committed or the blob removed (or, killed in between, swept at the next start)."""
-        return await self.run(self._commit, blob, staged, function, args)
+        return await self.threads.run(self._commit, blob, staged, function, args)
 
     def _commit(self, blob: str, staged: bytes | None, function: Callable[..., T], args: tuple[Any, ...]) -> T:
         try:
@@ -242,9 +245,7 @@ class BlobStore:
         if loop is None:
             _unlink_all(paths)
             return
-        future = self.executor.submit(_unlink_all, paths)
-        self._deleting.add(future)
-        future.add_done_callback(self._deleting.discard)
+        self.threads.submit(_unlink_all, paths)
 
     def delete_now(self, blob_ids: Iterable[str | None]) -> None:
         """Unlink on the calling thread (already an I/O thread)."""
@@ -252,7 +253,7 @@ class BlobStore:
 
     def settle(self) -> None:
         """Wait for deletions in flight (tests, and shutdown)."""
-        wait(list(self._deleting))
+        self.threads.settle()
 
 
 class BlobReader:
@@ -295,7 +296,7 @@ class _Writer:
         self.digests = digests
         self.before_publish = before_publish
         self.blob_id = new_blob_id()
-        self.tmp = store.tmp / self.blob_id
+        self.tmp: Path | None = None  # named once the body turns out large (pathlib is not free)
         self.received = 0
         self.spilled = False
         self._file: IO[bytes] | None = None
@@ -318,6 +319,7 @@ class _Writer:
             self.spilled = True
             batch = self._small + batch
             self._small = []
+            self.tmp = self.store.tmp / self.blob_id
             self._file = open(self.tmp, "wb")
         await self._drain()
         self._pending = asyncio.ensure_future(self.store.run(self._absorb, batch))
@@ -353,7 +355,7 @@ class _Writer:
             self.before_publish()
 
     def _close_and_publish(self) -> None:
-        assert self._file is not None
+        assert self._file is not None and self.tmp is not None
         if self.before_publish is not None:
             self.before_publish()
         self._file.flush()
@@ -370,7 +372,8 @@ class _Writer:
         if self._file is not None:
             self._file.close()
             self._file = None
-        _unlink(self.tmp)
+        if self.tmp is not None:
+            _unlink(self.tmp)
 
 
 def _copy_range(src: int, out: int, start: int, length: int, digests: list[Digest]) -> int:
