@@ -14,14 +14,13 @@ from sqlalchemy import Connection, and_, delete, select
 from keyless.ids import request_id
 from keyless.store.schema import trail_events, trail_resources
 from keyless.trail.events import (
-    ApiCall,
     call_from_json,
     call_to_json,
     category,
     epoch,
     is_read_only,
     record,
-    resources_of,
+    resources_named,
 )
 
 _INSERT_EVENT = ("INSERT INTO trail_events (event_id, event_time, event_name, event_source, category, read_only, username, "
@@ -29,11 +28,11 @@ _INSERT_EVENT = ("INSERT INTO trail_events (event_id, event_time, event_name, ev
 _INSERT_RESOURCE = "INSERT OR IGNORE INTO trail_resources (event_id, resource_type, resource_name) VALUES (?, ?, ?)"
 
 
-def insert(conn: Connection, items: Iterable[ApiCall | dict[str, Any]]) -> int:
-    """Store API calls and ready-made records in one batch; returns how many were stored."""
+def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) -> int:
+    """Store API calls (pending_call() tuples) and ready-made records in one batch; returns how many were stored."""
     events, resources = [], []
     for item in items:
-        row, res = _call_row(item) if isinstance(item, ApiCall) else _record_row(item)
+        row, res = _call_row(item) if isinstance(item, tuple) else _record_row(item)
         events.append(row)
         resources.extend((row[0], kind, name) for kind, name in res)
     if events:
@@ -43,18 +42,18 @@ def insert(conn: Connection, items: Iterable[ApiCall | dict[str, Any]]) -> int:
     return len(events)
 
 
-def _call_row(call: ApiCall) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
-    caller = call.caller
-    if caller["type"] == "AssumedRole":
-        username = (caller["arn"] or "").rsplit("/", 1)[-1] or None
-    else:
-        username = caller["username"]
-    denied = any(d.result != "allowed" for d in call.decisions) or call.error_code in ("AccessDenied", "UnauthorizedOperation")
+def _call_row(call: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
+    when, service, operation, account, caller, error_code, decisions = (call[0], call[1], call[2], call[4], call[6],
+                                                                         call[11], call[13])
+    kind, arn, principal_arn, username, access_key_id = caller[0], caller[2], caller[4], caller[5], caller[6]
+    if kind == "AssumedRole":
+        username = (arn or "").rsplit("/", 1)[-1] or None
+    denied = any(d[2] != "allowed" for d in decisions) or error_code in ("AccessDenied", "UnauthorizedOperation")
     event_id = request_id()
-    row = (event_id, call.time, call.operation, f"{call.service}.amazonaws.com", category(call.service, call.operation),
-           is_read_only(call.operation), username, caller["access_key_id"], caller["principal_arn"] or caller["arn"],
-           denied, "call", f'["{event_id}",{call_to_json(call)}]')  # the call's JSON array inline, encoded once
-    return row, [(r["type"], r["ARN"]) for r in resources_of(call.decisions, call.account)]
+    row = (event_id, when, operation, f"{service}.amazonaws.com", category(service, operation), is_read_only(operation),
+           username, access_key_id, principal_arn or arn, denied, "call",
+           f'["{event_id}",{call_to_json(call)}]')  # the call's JSON array inline, encoded once
+    return row, [(r["type"], r["ARN"]) for r in resources_named([d[1] for d in decisions], account)] if decisions else []
 
 
 def _record_row(rec: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:

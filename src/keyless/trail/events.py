@@ -72,9 +72,10 @@ class ApiCall:
 
 def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output: Mapping[str, Any] | None,
                  error: Any, enforce: str) -> tuple[Any, ...]:
-    """What the request path queues for the recorder: a tuple of strings, numbers and the request's
-    own dicts, shaped into an ApiCall (secrets redacted) by the writer thread. Plain values keep the
-    queue out of the garbage collector's way (tuples of atoms are untracked at its first pass)."""
+    """What the request path queues for the recorder: the call's fields in _CALL_FIELDS order, as
+    strings, numbers, tuples and the request's own dicts, redacted and stored by the writer thread.
+    Plain values keep the queue out of the garbage collector's way (tuples of atoms are untracked
+    at its first pass)."""
     req = ctx.request
     return (time, ctx.service, ctx.operation, ctx.region, ctx.account, ctx.request_id, _caller_snapshot_cached(ctx.caller),
             req.client_ip, req.header("user-agent") or "", params or {},
@@ -83,29 +84,24 @@ def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output
             tuple(ctx.decisions), enforce)
 
 
-def shaped_call(pending: tuple[Any, ...]) -> ApiCall:
-    (time, service, operation, region, account, request_id_, caller, source_ip, user_agent, params, output,
-     error_code, error_message, decisions, enforce) = pending
-    return ApiCall(time=time, service=service, operation=operation, region=region, account=account,
-                   request_id=request_id_, caller=dict(zip(_SNAPSHOT_FIELDS, caller)), source_ip=source_ip,
-                   user_agent=user_agent, params=plain(params), output=plain(output) if output is not None else None,
-                   error_code=error_code, error_message=error_message, decisions=[Decided(*d) for d in decisions],
-                   enforce=enforce)
-
-
 _CALL_FIELDS = ("time", "service", "operation", "region", "account", "request_id", "caller", "source_ip", "user_agent",
                 "params", "output", "error_code", "error_message", "decisions", "enforce")
 
 
-def call_to_json(call: ApiCall) -> str:
-    values = [getattr(call, name) for name in _CALL_FIELDS]
-    values[13] = [(d.action, d.resource, d.result, d.reason) for d in call.decisions]
-    return json.dumps(values, separators=(",", ":"), default=_json_default)
+def call_to_json(pending: tuple[Any, ...]) -> str:
+    """A pending call as stored: its fields in _CALL_FIELDS order, secrets redacted (plain())."""
+    values = list(pending)
+    values[9] = plain(values[9])
+    if values[10] is not None:
+        values[10] = plain(values[10])
+    return _ENCODER.encode(values)
 
 
 def call_from_json(text: str | list[Any]) -> ApiCall:
     values = dict(zip(_CALL_FIELDS, json.loads(text) if isinstance(text, str) else text))
     values["decisions"] = [Decided(*d) for d in values["decisions"]]
+    if isinstance(values["caller"], list):  # stored as the snapshot's values, in _SNAPSHOT_FIELDS order
+        values["caller"] = dict(zip(_SNAPSHOT_FIELDS, values["caller"]))
     return ApiCall(**values)
 
 
@@ -113,6 +109,9 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%b %d, %Y, %I:%M:%S %p")
     return str(value)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)  # one encoder: json.dumps builds one per call
 
 
 def is_read_only(operation: str) -> bool:
@@ -277,17 +276,22 @@ _RESOURCE_TYPES = {
 
 
 def resources_of(decisions: list[Decided], account: str) -> list[dict[str, str]]:
+    return resources_named([d.resource for d in decisions], account)
+
+
+def resources_named(arns: list[str], account: str) -> list[dict[str, str]]:
+    """CloudTrail's `resources` entries for the ARNs a call was decided on."""
     out: list[dict[str, str]] = []
-    for d in decisions:
-        if d.resource == "*" or not d.resource.startswith("arn:"):
+    for arn in arns:
+        if arn == "*" or not arn.startswith("arn:"):
             continue
-        parts = d.resource.split(":", 5)
+        parts = arn.split(":", 5)
         service, rest = parts[2], parts[5] if len(parts) > 5 else ""
         if service == "s3":
             kind = "AWS::S3::Object" if "/" in rest else "AWS::S3::Bucket"
         else:
             kind = _RESOURCE_TYPES.get((service, rest.split("/", 1)[0]), f"AWS::{service.upper()}::Resource")
-        item = {"accountId": account, "type": kind, "ARN": d.resource}
+        item = {"accountId": account, "type": kind, "ARN": arn}
         if item not in out:
             out.append(item)
     return out

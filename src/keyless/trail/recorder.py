@@ -1,7 +1,7 @@
 """The recorder: the request path appends plain data to a queue; a writer thread stores batches.
 
-Recording must cost the request path almost nothing: the pipeline hands over a small,
-secret-free ApiCall (no JSON, no I/O), and the writer thread stores it compactly; the full
+Recording must cost the request path almost nothing: the pipeline hands over a tuple of plain
+values (no JSON, no I/O), and the writer thread redacts and stores it compactly; the full
 CloudTrail record is built only when someone reads it (store/trail.py). The queue is bounded:
 when it is full the event is counted in `dropped` (reported by the health endpoint and logged),
 never silently lost and never allowed to slow or fail the request. FLUSH_SECONDS bounds how
@@ -18,7 +18,6 @@ from typing import Any
 
 from keyless.store import trail as trail_store
 from keyless.store.db import Database
-from keyless.trail.events import ApiCall, shaped_call
 
 log = logging.getLogger("keyless.trail")
 
@@ -31,7 +30,7 @@ class Recorder:
     def __init__(self, db: Database, retention_days: float = 90.0) -> None:
         self._db = db
         # deque.append and popleft are atomic: the request path takes no lock.
-        self._queue: deque[tuple[Any, ...] | ApiCall | dict[str, Any]] = deque()
+        self._queue: deque[tuple[Any, ...] | dict[str, Any]] = deque()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.retention_days = retention_days
@@ -42,15 +41,15 @@ class Recorder:
 
     # --- request path -----------------------------------------------------------------------
 
-    def record_call(self, call: tuple[Any, ...] | ApiCall) -> None:
-        """An ApiCall, or the request path's pending_call() tuple."""
+    def record_call(self, call: tuple[Any, ...]) -> None:
+        """A pending_call() tuple from the request path."""
         self._put(call)
 
     def record_event(self, event: dict[str, Any]) -> None:
         """A ready-made record (e.g. an IMDS credential delivery)."""
         self._put(event)
 
-    def _put(self, item: tuple[Any, ...] | ApiCall | dict[str, Any]) -> None:
+    def _put(self, item: tuple[Any, ...] | dict[str, Any]) -> None:
         if len(self._queue) >= QUEUE_LIMIT:
             self.dropped += 1
             if self.dropped in (1, 100, 10_000) or self.dropped % 100_000 == 0:
@@ -97,11 +96,10 @@ class Recorder:
             if stopping:
                 return
 
-    def _write(self, batch: list[tuple[Any, ...] | ApiCall | dict[str, Any]]) -> None:
+    def _write(self, batch: list[tuple[Any, ...] | dict[str, Any]]) -> None:
         try:
-            items = [shaped_call(item) if isinstance(item, tuple) else item for item in batch]
             with self._db.begin(iam=False) as conn:
-                self.written += trail_store.insert(conn, items)
+                self.written += trail_store.insert(conn, batch)
         except Exception:  # the trail must never take the server down; the loss is counted
             log.exception("could not store %d trail events", len(batch))
             self.dropped += len(batch)

@@ -1,0 +1,61 @@
+"""Trail rows: what the request path queues is stored redacted and read back as a CloudTrail record;
+rows written by earlier versions (the call as a JSON string, the caller as an object) still read."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from keyless.store import trail as trail_store
+from keyless.store.db import Database
+from keyless.trail.events import HIDDEN
+
+ROLE_SESSION = ("AssumedRole", "123456789012", "arn:aws:sts::123456789012:assumed-role/app/i-0abc", "AROAEXAMPLE:i-0abc",
+                "arn:aws:iam::123456789012:role/app", None, "ASIAEXAMPLE", "AROAEXAMPLE", 1_790_000_000.0, False, None,
+                "ec2:RoleDelivery")
+
+
+def _stored(tmp_path: Path, item: object) -> dict:
+    db = Database.open(tmp_path)
+    with db.begin(iam=False) as conn:
+        assert trail_store.insert(conn, [item]) == 1
+    with db.read() as conn:
+        (row,) = trail_store.query(conn)
+    return json.loads(row["record"])
+
+
+def test_a_pending_call_is_stored_redacted_and_read_as_a_cloudtrail_record(tmp_path: Path) -> None:
+    pending = (time.time(), "sts", "AssumeRole", "us-east-1", "123456789012", "req-1", ROLE_SESSION, "127.0.0.1", "aws-cli/2",
+               {"RoleArn": "arn:aws:iam::123456789012:role/other", "RoleSessionName": "s"},
+               {"Credentials": {"AccessKeyId": "ASIAOTHER", "SecretAccessKey": "s3cr3t", "SessionToken": "tok"}},
+               None, None, (("sts:AssumeRole", "arn:aws:iam::123456789012:role/other", "allowed", "allowed"),), "on")
+    rec = _stored(tmp_path, pending)
+    assert rec["eventName"] == "AssumeRole" and rec["requestID"] == "req-1"
+    assert rec["userIdentity"]["type"] == "AssumedRole"
+    assert rec["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] == "arn:aws:iam::123456789012:role/app"
+    assert rec["requestParameters"] == {"roleArn": "arn:aws:iam::123456789012:role/other", "roleSessionName": "s"}
+    credentials = rec["responseElements"]["credentials"]
+    assert credentials["accessKeyId"] == "ASIAOTHER" and HIDDEN in (credentials.get("sessionToken"), credentials.get("secretAccessKey"))
+    assert "s3cr3t" not in json.dumps(rec) and '"tok"' not in json.dumps(rec)
+    assert rec["resources"] == [{"accountId": "123456789012", "type": "AWS::IAM::Role",
+                                 "ARN": "arn:aws:iam::123456789012:role/other"}]
+
+
+def test_rows_of_the_earlier_layout_still_read(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    caller = {"type": "User", "account": "123456789012", "arn": "arn:aws:iam::123456789012:user/admin", "user_id": "AIDAX",
+              "principal_arn": "arn:aws:iam::123456789012:user/admin", "username": "admin", "access_key_id": "AKIAX",
+              "owner_id": "AIDAX"}
+    call = [1_790_000_000.0, "iam", "GetRole", "us-east-1", "123456789012", "req-old", caller, "127.0.0.1", "ua",
+            {"RoleName": "r"}, None, None, None, [], "on"]
+    with db.begin(iam=False) as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO trail_events (event_id, event_time, event_name, event_source, category, read_only, username, "
+            "access_key_id, principal_arn, denied, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ("evt-old", call[0], "GetRole", "iam.amazonaws.com", "Management", True, "admin", "AKIAX", caller["arn"], False,
+             "call", json.dumps(["evt-old", json.dumps(call)])))
+    with db.read() as conn:
+        (row,) = trail_store.query(conn)
+    rec = json.loads(row["record"])
+    assert (rec["eventID"], rec["requestID"], rec["userIdentity"]["userName"]) == ("evt-old", "req-old", "admin")
