@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Connection, and_, delete, select
 
-from keyless.ids import request_id
+from keyless.ids import event_id as new_event_id
 from keyless.store.schema import trail_events, trail_resources
 from keyless.trail.events import (
     call_from_json,
@@ -49,7 +49,7 @@ def _call_row(call: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[tuple[str, s
     if kind == "AssumedRole":
         username = (arn or "").rsplit("/", 1)[-1] or None
     denied = any(d[2] != "allowed" for d in decisions) or error_code in ("AccessDenied", "UnauthorizedOperation")
-    event_id = request_id()
+    event_id = new_event_id(when)
     row = (event_id, when, operation, f"{service}.amazonaws.com", category(service, operation), is_read_only(operation),
            username, access_key_id, principal_arn or arn, denied, "call",
            f'["{event_id}",{call_to_json(call)}]')  # the call's JSON array inline, encoded once

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Mapping
 
 from keyless.auth.principals import Caller
@@ -283,18 +284,24 @@ def resources_named(arns: list[str], account: str) -> list[dict[str, str]]:
     """CloudTrail's `resources` entries for the ARNs a call was decided on."""
     out: list[dict[str, str]] = []
     for arn in arns:
-        if arn == "*" or not arn.startswith("arn:"):
+        kind = _resource_type(arn)
+        if kind is None:
             continue
-        parts = arn.split(":", 5)
-        service, rest = parts[2], parts[5] if len(parts) > 5 else ""
-        if service == "s3":
-            kind = "AWS::S3::Object" if "/" in rest else "AWS::S3::Bucket"
-        else:
-            kind = _RESOURCE_TYPES.get((service, rest.split("/", 1)[0]), f"AWS::{service.upper()}::Resource")
         item = {"accountId": account, "type": kind, "ARN": arn}
         if item not in out:
             out.append(item)
     return out
+
+
+@lru_cache(maxsize=4096)  # the same few ARNs come back call after call
+def _resource_type(arn: str) -> str | None:
+    if arn == "*" or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 5)
+    service, rest = parts[2], parts[5] if len(parts) > 5 else ""
+    if service == "s3":
+        return "AWS::S3::Object" if "/" in rest else "AWS::S3::Bucket"
+    return _RESOURCE_TYPES.get((service, rest.split("/", 1)[0]), f"AWS::{service.upper()}::Resource")
 
 
 def ec2_credential_delivery(*, time: float, region: str, account: str, role_arn: str, instance_id: str,
