@@ -130,7 +130,7 @@ def test_group_sync_covers_every_change_with_shared_fsyncs(tmp_path: Path, monke
     lock = threading.Lock()
     fsync_started_after: list[int] = []  # how many changes had been made when each fsync began
 
-    def fake_fsync(path: Path) -> None:
+    def fake_fsync(fd: int) -> None:
         with lock:
             fsync_started_after.append(changes)
         threading.Event().wait(0.02)  # a slow disk, so that other threads arrive meanwhile
