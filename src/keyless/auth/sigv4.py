@@ -134,20 +134,27 @@ def parse_authorization(req: HttpRequest, *, s3: bool | None = None) -> SigV4Par
 
 def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
     raw_date = req.header("x-amz-date")
-    key, date, region, service, signed_headers, signature, when, timestamp = _parse_header_value(
-        auth, raw_date, None if raw_date is not None else req.header("date"), s3)
-    return SigV4Params(
-        access_key_id=key, date=date, region=region, service=service, signed_headers=signed_headers,
-        signature=signature, amz_date=when, timestamp=timestamp, security_token=req.header("x-amz-security-token"),
-        presigned=False, payload_hash_header=req.header("x-amz-content-sha256"),
-    )
+    return _header_params(auth, raw_date, None if raw_date is not None else req.header("date"), s3,
+                          req.header("x-amz-security-token"), req.header("x-amz-content-sha256"))
 
 
 @lru_cache(maxsize=4096)
+def _header_params(auth: str, raw_date: str | None, http_date: str | None, s3: bool | None,
+                   security_token: str | None, payload_hash_header: str | None) -> SigV4Params:
+    """SigV4Params depend on these header values only (and are immutable): an SDK sends many
+    requests within one second with the same ones, and a retried request repeats them."""
+    key, date, region, service, signed_headers, signature, when, timestamp = _parse_header_value(
+        auth, raw_date, http_date, s3)
+    return SigV4Params(
+        access_key_id=key, date=date, region=region, service=service, signed_headers=signed_headers,
+        signature=signature, amz_date=when, timestamp=timestamp, security_token=security_token,
+        presigned=False, payload_hash_header=payload_hash_header,
+    )
+
+
 def _parse_header_value(auth: str, raw_date: str | None, http_date: str | None,
                         s3: bool | None) -> tuple[str, str, str, str, tuple[str, ...], str, datetime, str]:
-    """The pure part of reading an Authorization header and its date, kept for the signature's
-    lifetime: an SDK sends many requests within one second, and a replayed request repeats them."""
+    """The pure part of reading an Authorization header and its date."""
     _, found, after = auth.partition("Credential=")
     s3 = _is_s3(after.split(",", 1)[0].strip() if found else "", s3)
     algorithm, _, rest = auth.strip().partition(" ")

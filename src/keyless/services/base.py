@@ -92,6 +92,6 @@ def enforce(ctx: RequestContext, service_denied: Callable[[RequestContext, Decis
 
 async def call_handler(handler: Handler, ctx: RequestContext, params: dict[str, Any]) -> Any:
     result = handler(ctx, params)
-    if inspect.isawaitable(result):
+    if type(result) is not dict and inspect.isawaitable(result):  # dict first: isawaitable is an ABC check
         result = await result
     return result
