@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVER_PIDS: dict[str, int] = {}  # endpoint -> PID of the server subprocess behind it
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc), all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -51,6 +58,7 @@ def keyless_server(*extra: str) -> Iterator[tuple[str, Path]]:
     proc = subprocess.Popen([sys.executable, "-m", "keyless", "server", "--port", str(port), "--data-dir", str(data_dir), *extra], env=env)
     try:
         _wait(f"http://127.0.0.1:{port}/_keyless/health", proc)
+        SERVER_PIDS[f"http://127.0.0.1:{port}"] = proc.pid
         yield f"http://127.0.0.1:{port}", data_dir
     finally:
         proc.terminate()
@@ -66,6 +74,7 @@ def bare_server() -> Iterator[str]:
                              "--loop", "uvloop", "--no-access-log", "--log-level", "warning"], cwd=ROOT)
     try:
         _wait(f"http://127.0.0.1:{port}/", proc)
+        SERVER_PIDS[f"http://127.0.0.1:{port}"] = proc.pid
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
