@@ -65,8 +65,7 @@ class S3Runtime:
 
     async def stop(self) -> None:
         """Let deletions in flight finish (what they miss, the next start's sweep removes)."""
-        self.blobs.threads.shutdown()
-        self.blobs.close()
+        self.blobs.shutdown()
 
     def bucket(self, name: str) -> Bucket | None:
         generation = self.state.db.generation
