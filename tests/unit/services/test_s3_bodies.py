@@ -11,7 +11,8 @@ import os
 import zlib
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, AsyncIterator
+from contextlib import contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 import pytest
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
@@ -24,6 +25,17 @@ from keyless.services.base import RequestContext
 from keyless.services.s3 import bodies
 from keyless.services.s3.errors import BadDigest, IncompleteBody, InvalidDigest, MissingContentLength
 from keyless.services.s3.runtime import S3Runtime
+
+
+class _NoDb:
+    """Stands in for the Database when a test has no row to write."""
+
+    @contextmanager
+    def begin(self, *, iam: bool = True) -> Iterator[None]:
+        yield None
+
+
+NO_DB: Any = _NoDb()
 
 
 @pytest.fixture()
@@ -53,7 +65,7 @@ def receive(state: Any, headers: dict[str, str], params: dict[str, Any]) -> bodi
     """Receive and check a body, then commit it as PutObject does (with no row to write)."""
     async def go() -> bodies.Received:
         got = await bodies.receive(ctx_for(state, headers), params)
-        await state.components["s3"].blobs.commit(got.written.blob, got.written.staged, lambda: None)
+        await state.components["s3"].blobs.commit(NO_DB, got.written.blob, got.written.staged, lambda conn: [])
         return got
     return asyncio.run(go())
 

@@ -7,13 +7,25 @@ import hashlib
 import os
 import zlib
 from pathlib import Path
-from typing import Any, AsyncIterator
+from contextlib import contextmanager
+from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
 from keyless.services.s3 import storage
 from keyless.services.s3.checksums import new_digest
 from keyless.services.s3.errors import EntityTooLarge
+
+
+class _NoDb:
+    """Stands in for the Database when a test has no row to write."""
+
+    @contextmanager
+    def begin(self, *, iam: bool = True) -> Iterator[None]:
+        yield None
+
+
+NO_DB: Any = _NoDb()
 
 
 @pytest.fixture()
@@ -33,7 +45,7 @@ def save(store: storage.BlobStore, body: AsyncIterator[bytes] | bytes, digests: 
     """Write a body and commit it (a staged small body reaches the disk in the commit)."""
     async def go() -> storage.Written:
         written = await store.write(body, digests or [], **options)
-        await store.commit(written.blob, written.staged, lambda: None)
+        await store.commit(NO_DB, written.blob, written.staged, lambda conn: [])
         return written
     return asyncio.run(go())
 
@@ -168,7 +180,8 @@ def test_commit_writes_a_staged_body_then_runs_the_transaction(store: storage.Bl
         assert (written.staged is not None) == (size < storage.SPILL)  # small bodies wait for their commit
         if written.staged is not None:
             assert files_under(store.root) == []
-        await store.commit(written.blob, written.staged, lambda: seen.append(store.path(written.blob).read_bytes()))
+        await store.commit(NO_DB, written.blob, written.staged,
+                           lambda conn: seen.append(store.path(written.blob).read_bytes()) or [])
         return written
 
     written = asyncio.run(go())
@@ -179,12 +192,12 @@ def test_commit_writes_a_staged_body_then_runs_the_transaction(store: storage.Bl
 
 @pytest.mark.parametrize("size", [10, storage.SPILL + 1])
 def test_a_failed_commit_leaves_no_blob(store: storage.BlobStore, size: int) -> None:
-    def refuse() -> None:
+    def refuse(conn: object) -> list[str]:
         raise RuntimeError("row refused")
 
     async def go() -> None:
         written = await store.write(os.urandom(size))
-        await store.commit(written.blob, written.staged, refuse)
+        await store.commit(NO_DB, written.blob, written.staged, refuse)
 
     with pytest.raises(RuntimeError):
         asyncio.run(go())

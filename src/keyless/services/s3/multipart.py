@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyless.services.base import RequestContext
@@ -136,23 +137,22 @@ def _copy_range(header: str | None, size: int) -> ByteRange:
 
 async def _commit_part(ctx: RequestContext, upload_id: str, number: int, blob: str, size: int, etag: str,
                        checksum: dict[str, str] | None, *, staged: bytes | None = None) -> float:
-    """Like objects.commit_object: one hop writes a staged part, commits its row, drops the old blob."""
+    """Like objects.commit_object: the part's row on an I/O thread, then its old blob dropped."""
     modified = ctx.state.clock.time()
     row = {"upload_id": upload_id, "part_number": number, "blob": blob, "size": size, "etag": etag,
            "modified": modified, "checksum": checksum}
     try:
-        await runtime(ctx).blobs.commit(blob, staged, _commit_part_row, ctx, row)
+        await runtime(ctx).blobs.commit(ctx.state.db, blob, staged, _write_part_row, row)
     except IntegrityError:
         raise no_such_upload(upload_id) from None
     return modified
 
 
-def _commit_part_row(ctx: RequestContext, row: dict[str, Any]) -> None:
-    with ctx.state.db.begin(iam=False) as conn:
-        if s3_store.get_upload(conn, row["upload_id"]) is None:
-            raise no_such_upload(row["upload_id"])  # completed or aborted while the part arrived
-        old = s3_store.put_part(conn, row)
-    runtime(ctx).blobs.delete_now([old])
+def _write_part_row(conn: Connection, row: dict[str, Any]) -> list[str | None]:
+    """Reads, then one write (commits.py may batch it with other uploads' rows)."""
+    if s3_store.get_upload(conn, row["upload_id"]) is None:
+        raise no_such_upload(row["upload_id"])  # completed or aborted while the part arrived
+    return [s3_store.put_part(conn, row)]
 
 
 # --- completion -------------------------------------------------------------------------------
@@ -178,8 +178,7 @@ async def complete_multipart_upload(ctx: RequestContext, params: dict[str, Any])
     row = {"bucket": upload["bucket"], "key": upload["key"], "blob": written.blob, "size": written.size, "etag": etag,
            "modified": ctx.state.clock.time(), "headers": upload["headers"], "metadata": upload["metadata"],
            "checksum": checksum, "parts": [p["size"] for p in chosen], "tags": upload.get("tags")}
-    part_blobs = await _finish(ctx, row, upload["upload_id"], params)
-    runtime(ctx).blobs.delete(part_blobs)
+    await _finish(ctx, row, upload["upload_id"], params)
     host = ctx.request.header("host") or "localhost"
     return {"Location": f"http://{host}/{upload['bucket']}/{upload['key']}", "Bucket": upload["bucket"],
             "Key": upload["key"], "ETag": etag, "ServerSideEncryption": "AES256", **bodies.checksum_output(checksum)}
@@ -229,8 +228,9 @@ def _object_checksum(kind: dict[str, Any], chosen: list[dict[str, Any]], digest:
     return {"algorithm": algorithm, "value": value, "type": kind["type"]}
 
 
-async def _finish(ctx: RequestContext, row: dict[str, Any], upload_id: str, params: dict[str, Any]) -> list[str]:
-    """Commit the object and remove the upload atomically; return the part blobs to delete."""
+async def _finish(ctx: RequestContext, row: dict[str, Any], upload_id: str, params: dict[str, Any]) -> None:
+    """Commit the object and remove the upload atomically; the parts' blobs and the replaced
+    object's are unlinked after the commit (BlobStore.commit removes the new blob on failure)."""
     blobs = runtime(ctx).blobs
     try:
         if params.get("IfMatch") or params.get("IfNoneMatch"):
@@ -238,17 +238,14 @@ async def _finish(ctx: RequestContext, row: dict[str, Any], upload_id: str, para
     except BaseException:
         blobs.delete([row["blob"]])
         raise
-    part_blobs, old = await blobs.commit(row["blob"], None, _finish_rows, ctx, row, upload_id)  # removes it on failure
-    blobs.delete([old])
-    return part_blobs
+    await blobs.commit(ctx.state.db, row["blob"], None, _finish_rows, row, upload_id)
 
 
-def _finish_rows(ctx: RequestContext, row: dict[str, Any], upload_id: str) -> tuple[list[str], str | None]:
-    with ctx.state.db.begin(iam=False) as conn:
-        part_blobs = s3_store.delete_upload(conn, upload_id)
-        if part_blobs is None:
-            raise no_such_upload(upload_id)  # completed or aborted concurrently
-        return part_blobs, s3_store.put_object(conn, row)
+def _finish_rows(conn: Connection, row: dict[str, Any], upload_id: str) -> list[str | None]:
+    part_blobs = s3_store.delete_upload(conn, upload_id)
+    if part_blobs is None:
+        raise no_such_upload(upload_id)  # completed or aborted concurrently
+    return [*part_blobs, s3_store.put_object(conn, row)]
 
 
 # --- abort and listings -----------------------------------------------------------------------

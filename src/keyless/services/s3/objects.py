@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyless import errors
@@ -83,22 +84,20 @@ def _check_write_condition(current: dict[str, Any] | None, key: str, params: dic
 async def commit_object(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None = None, *,
                         staged: bytes | None = None) -> None:
     """Point the key at its new blob (checking conditional-write headers atomically), then drop the
-    old blob. One I/O thread hop writes a staged body, commits and unlinks: SQLite's write (and
-    an occasional WAL checkpoint's fsync) must not stall the event loop. A failure removes the
-    new blob on that thread (BlobStore.commit)."""
+    old blob, all on an I/O thread (BlobStore.commit, which also writes a staged body and removes
+    the new blob if anything fails): SQLite's write, and an occasional WAL checkpoint's fsync,
+    must not stall the event loop."""
     try:
-        await runtime(ctx).blobs.commit(row["blob"], staged, _commit_row, ctx, row, params)
+        await runtime(ctx).blobs.commit(ctx.state.db, row["blob"], staged, _write_row, row, params)
     except IntegrityError:
         raise no_such_bucket(row["bucket"]) from None  # deleted while the body was arriving
 
 
-def _commit_row(ctx: RequestContext, row: dict[str, Any], params: dict[str, Any] | None) -> None:
-    """On an I/O thread: the transaction, then the replaced blob's unlink (same hop, no second one)."""
-    with ctx.state.db.begin(iam=False) as conn:
-        if params and (params.get("IfMatch") or params.get("IfNoneMatch")):
-            _check_write_condition(s3_store.get_object(conn, row["bucket"], row["key"]), row["key"], params)
-        old = s3_store.put_object(conn, row)
-    runtime(ctx).blobs.delete_now([old])
+def _write_row(conn: Connection, row: dict[str, Any], params: dict[str, Any] | None) -> list[str | None]:
+    """Reads, then one write (commits.py may batch it with other uploads' rows)."""
+    if params and (params.get("IfMatch") or params.get("IfNoneMatch")):
+        _check_write_condition(s3_store.get_object(conn, row["bucket"], row["key"]), row["key"], params)
+    return [s3_store.put_object(conn, row)]
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
     DATA_DIR/s3/blobs/<id>    fsynced, immutable (one directory: ext4 indexes large directories,
                               and concurrent fsyncs of one directory share a commit)
 
-A blob id is 32 random hex digits, so no object key (arbitrary UTF-8, `../`, NUL, 1 KiB long)
-ever becomes part of a path. What makes an object visible is the metadata row that points at its
+A blob id is 32 hex digits (random per process, then counted), so no object key (arbitrary
+UTF-8, `../`, NUL, 1 KiB long) ever becomes part of a path. What makes an object visible is the metadata row that points at its
 blob, so a blob is on disk and fsynced (file and directory) before that row is committed, and
 the blob the row used to point at is deleted only after the commit. A crash therefore leaves at
 worst a temporary file or an unreferenced blob, which `prepare` and `sweep` remove at the next
@@ -13,12 +13,13 @@ start, and never a half-written object that a reader could see. Readers open a b
 streaming it, so an overwrite or delete during a download leaves the reader's bytes intact.
 
 Bodies are never held whole in memory beyond SPILL bytes. A small body (under SPILL) is hashed
-and kept in memory (`Written.staged`): `commit` writes it straight to blobs/, fsyncs it and runs
-the row's transaction in one I/O thread hop, so a small PutObject costs one hop. A larger body is
+and kept in memory (`Written.staged`): `commit` writes it straight to blobs/, fsyncs it and
+commits its row on a commit thread, batched with whatever other small commits are queued
+(commits.py), so a small PutObject costs one hand-off and a share of a transaction. A larger body is
 hashed and written to tmp/ in ~1 MiB batches by a worker thread while the event loop receives
 the next batch, then fsynced and renamed into blobs/ before its row is committed. The store has
 its own I/O threads (iothreads.py): a wide pool where large uploads wait on their fsyncs side by
-side, and two threads for the commits of small bodies (see SMALL_COMMIT_THREADS).
+side, and two threads for the batched commits of small bodies (see SMALL_COMMIT_THREADS).
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
+from typing import IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
 
 from keyless.services.s3.checksums import Digest
 from keyless.services.s3.errors import EntityTooLarge
+from keyless.services.s3.commits import Rows, SmallCommits
 from keyless.services.s3.iothreads import IoThreads
+
+if TYPE_CHECKING:
+    from keyless.store.db import Database
 
 SPILL = 1024 * 1024  # bodies up to this size are staged in memory and written by `commit`
 HASH_ON_LOOP = 64 * 1024  # staged bodies up to this size are hashed on the event loop (< 0.1 ms)
@@ -47,8 +52,8 @@ IO_THREADS = 16  # uploads in flight that can wait on fsync at once
 # Small bodies are written, fsynced and committed on threads of their own, only two: measured
 # with wrk (16 connections of 1 KiB PUTs), two spend ~15% less CPU per request than sixteen at the
 # same rate (fewer creates, fsyncs and unlinks racing in one directory, fewer GIL hand-offs);
-# four were no better than sixteen. Large bodies keep the wide pool, so a slow copy or fsync of
-# a big blob never holds up small writes.
+# four were no better than sixteen. With two, commits queue and are batched (commits.py). Large
+# bodies keep the wide pool, so a slow copy or fsync of a big blob never holds up small writes.
 SMALL_COMMIT_THREADS = 2
 T = TypeVar("T")
 
@@ -94,7 +99,7 @@ class BlobStore:
         self.tmp = root / "tmp"
         self.blobs = root / "blobs"
         self.threads = IoThreads(io_threads, "s3-io")
-        self.small_commits = IoThreads(SMALL_COMMIT_THREADS, "s3-commit")
+        self.small_commits = SmallCommits(self, SMALL_COMMIT_THREADS)
         self._dir_sync = _GroupSync(self.blobs)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
@@ -163,32 +168,45 @@ class BlobStore:
             await writer.abandon()
             raise
 
-    async def commit(self, blob: str, staged: bytes | None, function: Callable[..., T], *args: Any) -> T:
-        """Run `function(*args)`, the transaction that points a row at `blob`, on an I/O thread,
-        after making a staged body durable under that name in the same hop. If either step fails
-        the new blob is removed there too. A cancelled caller leaves the outcome to the thread:
-        the row is committed or the blob removed (or, killed in between, swept at the next start)."""
-        threads = self.threads if staged is None else self.small_commits
-        return await threads.run(self._commit, blob, staged, function, args)
+    async def commit(self, db: Database, blob: str, staged: bytes | None, rows: Rows, *args: Any) -> None:
+        """Point a row at the new `blob`: `rows(conn, *args)` writes it in a transaction and returns
+        the blobs it replaced, which are unlinked after the commit. A staged body is first written
+        and fsynced under that name (commits.py batches these; `rows` must then make one write).
+        All on an I/O thread; if anything fails the new blob is removed there too. A cancelled
+        caller leaves the outcome to the thread: the row is committed or the blob removed (or,
+        killed in between, swept at the next start)."""
+        if staged is not None:
+            await self.small_commits.commit(db, blob, staged, rows, *args)
+        else:
+            await self.threads.run(self._commit, db, blob, rows, args)
 
-    def _commit(self, blob: str, staged: bytes | None, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _commit(self, db: Database, blob: str, rows: Rows, args: tuple[Any, ...]) -> None:
         try:
-            if staged is not None:
-                self._store(blob, staged)
-            return function(*args)
+            with db.begin(iam=False) as conn:
+                replaced = list(rows(conn, *args))
         except BaseException:
             _unlink(self.path(blob))
             raise
+        paths = [self.path(old) for old in replaced if old]
+        if paths:  # big blobs take milliseconds to unlink: the response need not wait for them
+            self.threads.submit(_unlink_all, paths)
 
-    def _store(self, blob: str, data: bytes) -> None:
-        """A staged body straight to its final name: nothing points at it until its row commits,
-        and a crash before then leaves an orphan for `sweep`, so it needs no temporary name."""
+    def write_file(self, blob: str, data: bytes) -> None:
+        """A staged body straight to its final name, fsynced (the directory is not: see
+        `sync_directory`). Nothing points at it until its row commits, and a crash before then
+        leaves an orphan for `sweep`, so it needs no temporary name."""
         fd = os.open(self.path(blob), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             _write_all(fd, data)
             os.fsync(fd)
-        finally:
+        except BaseException:
             os.close(fd)
+            _unlink(self.path(blob))
+            raise
+        os.close(fd)
+
+    def sync_directory(self) -> None:
+        """Make every name created in blobs/ so far durable (a shared fsync of the directory)."""
         self._dir_sync.after_change()
 
     def discard(self, written: Written) -> None:
