@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from keyless.services.s3 import storage
+from keyless.services.s3 import dirsync, storage
 from keyless.services.s3.checksums import new_digest
 from keyless.services.s3.errors import EntityTooLarge
 
@@ -147,8 +147,8 @@ def test_group_sync_covers_every_change_with_shared_fsyncs(tmp_path: Path, monke
             fsync_started_after.append(changes)
         threading.Event().wait(0.02)  # a slow disk, so that other threads arrive meanwhile
 
-    monkeypatch.setattr(storage, "_fsync_dir", fake_fsync)
-    group = storage._GroupSync(tmp_path)
+    monkeypatch.setattr(dirsync, "_fsync_dir", fake_fsync)
+    group = dirsync.GroupSync(tmp_path)
     start = threading.Barrier(8)
     covered: list[bool] = []
 

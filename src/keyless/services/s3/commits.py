@@ -49,11 +49,14 @@ class SmallCommits:
         self._max_threads = threads
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     async def commit(self, db: Database, blob: str, data: bytes, rows: Rows, *args: Any) -> None:
         loop = asyncio.get_running_loop()
         job = _Job(db, blob, data, rows, args, loop, loop.create_future())
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the S3 commit threads are shut down")
             if len(self._threads) < self._max_threads:
                 thread = threading.Thread(target=self._work, name=f"s3-commit_{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
@@ -64,7 +67,7 @@ class SmallCommits:
     def shutdown(self) -> None:
         """Finish the queued commits, then stop the threads."""
         with self._lock:
-            threads, self._max_threads = list(self._threads), 0
+            threads, self._closed = list(self._threads), True
         for _ in threads:
             self._jobs.put(None)
         for thread in threads:

@@ -30,7 +30,6 @@ import itertools
 import os
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
@@ -38,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Se
 from keyless.services.s3.checksums import Digest
 from keyless.services.s3.errors import EntityTooLarge
 from keyless.services.s3.commits import Rows, SmallCommits
+from keyless.services.s3.dirsync import GroupSync
 from keyless.services.s3.iothreads import IoThreads
 
 if TYPE_CHECKING:
@@ -76,8 +76,8 @@ class Source:
 
 
 # Blob ids: 16 random hex digits drawn once per process, then a counter. Unique without a
-# syscall per upload: os.urandom releases the GIL, and on the event loop each release let an I/O
-# thread take the interpreter for up to a switch interval (measured: ~0.3 ms of a 1 KiB PUT).
+# syscall per upload: os.urandom releases the GIL, and on the event loop each release lets a busy
+# I/O thread take the interpreter (profiles of 1 KiB PUTs showed the loop waiting there).
 _ID_PREFIX = secrets.token_hex(8)
 _id_counter = itertools.count()
 
@@ -100,7 +100,7 @@ class BlobStore:
         self.blobs = root / "blobs"
         self.threads = IoThreads(io_threads, "s3-io")
         self.small_commits = SmallCommits(self, SMALL_COMMIT_THREADS)
-        self._dir_sync = _GroupSync(self.blobs)
+        self._dir_sync = GroupSync(self.blobs)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Blocking file work (writes, fsyncs, copies) on the store's I/O threads."""
@@ -438,53 +438,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-class _GroupSync:
-    """fsync of one directory, shared by every thread that changed it before the sync began: a
-    new name is durable once a directory fsync *started after it* returns, so concurrent uploads
-    take turns leading one fsync for everyone waiting instead of issuing one each. The directory
-    stays open: opening and closing it for every upload cost two more syscalls, each a round of
-    GIL hand-offs between the I/O threads."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._cond = threading.Condition()
-        self._requested = 0  # changes announced
-        self._synced = 0  # changes covered by a finished fsync
-        self._syncing = False
-        self._fd: int | None = None  # opened by the first leader; only a leader touches it
-
-    def after_change(self) -> None:
-        with self._cond:
-            self._requested += 1
-            ticket = self._requested
-            while self._synced < ticket:
-                if self._syncing:
-                    self._cond.wait()
-                    continue
-                self._syncing, target = True, self._requested
-                self._cond.release()
-                try:
-                    if self._fd is None:
-                        self._fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                    _fsync_dir(self._fd)
-                finally:
-                    self._cond.acquire()
-                    self._syncing = False
-                    self._cond.notify_all()
-                self._synced = max(self._synced, target)
-
-    def close(self) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._syncing)
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-
-def _fsync_dir(fd: int) -> None:
-    os.fsync(fd)
 
 
 def _unlink_all(paths: list[Path]) -> None:
