@@ -3,7 +3,7 @@ fsync and one transaction for every row of the batch, then the replaced blobs un
 
 A small PutObject or UploadPart costs little besides its commit, and a commit alone (SQLAlchemy's
 begin and commit, SQLite's locks and WAL frames, the directory fsync, the thread hand-offs around
-each) cost more than the row it writes. Two threads take whatever commits are queued, up to
+each) costs more than the row it writes. Two threads take whatever commits are queued, up to
 MAX_BATCH at a time, so under load the fixed costs are shared and with one upload in flight
 nothing waits for company.
 
