@@ -11,9 +11,10 @@ import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
+from urllib.parse import unquote_to_bytes
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from security_wire import FORM, Keys, Reply, VERSIONS, aws_error, exchange, form, refused_or_closed, signed
@@ -115,8 +116,11 @@ def test_any_bit_flip_in_a_signed_part_is_refused_by_every_service(secure_server
     request = read_request(secure_server, role_keys, name, presign=300 if service == "s3-presigned" else None)
     spans = _spans(request)
     component = sorted(spans)[part % len(spans)]
-    reply = exchange(secure_server.port, _flip(request, *spans[component], offset, bit))
-    refused(reply, name)
+    start, length = spans[component]
+    flipped = _flip(request, start, length, offset, bit)
+    # '%2F' -> '%2f' in a presigned URL is the same URL (RFC 3986: hex digits' case is not significant).
+    assume(unquote_to_bytes(flipped[start:start + length]) != unquote_to_bytes(request[start:start + length]))
+    refused(exchange(secure_server.port, flipped), name)
 
 
 def test_every_character_of_the_session_token_is_covered(secure_server: Server, role_keys: Keys) -> None:
