@@ -60,9 +60,6 @@ class XmlWriter:
         self.list_item = list_item
         self._key = f"xml.emit.{list_item}"  # emitters differ by list item name (query vs ec2)
 
-    def element(self, name: str, node: Node, value: Any, out: list[str]) -> None:
-        self.emitter(name, node)(value, out)
-
     def members(self, node: Node, value: dict[str, Any], out: list[str]) -> None:
         """The member elements of a structure (members with an HTTP location are not body)."""
         for member_name, emit in self._member_emitters(node):

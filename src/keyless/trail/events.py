@@ -37,10 +37,6 @@ class Decided:
     result: str  # allowed | explicitDeny | implicitDeny
     reason: str
 
-    @classmethod
-    def of(cls, action: str, resource: str, decision: Any) -> Decided:
-        return cls(*decided(action, resource, decision))
-
 
 def decided(action: str, resource: str, decision: Any) -> tuple[str, str, str, str]:
     """A decision as plain text: (action, resource, result, reason)."""
@@ -60,7 +56,7 @@ class ApiCall:
     region: str
     account: str
     request_id: str
-    caller: dict[str, Any]  # caller_snapshot(): plain, secret-free
+    caller: dict[str, Any]  # _SNAPSHOT_FIELDS -> values: plain, secret-free
     source_ip: str
     user_agent: str
     params: Mapping[str, Any]
@@ -135,11 +131,6 @@ def epoch(iso_time: str) -> float:
 _SNAPSHOT_FIELDS = ("type", "account", "arn", "user_id", "principal_arn", "username", "access_key_id", "owner_id",
                     "issued_at", "mfa", "source_identity", "role_delivery")
 _snapshots: dict[int, tuple[Caller, tuple[Any, ...]]] = {}  # id(caller) -> (caller, snapshot); request path only
-
-
-def caller_snapshot(caller: Caller) -> dict[str, Any]:
-    """What the trail needs to know of a caller: plain values, never its secret or token."""
-    return dict(zip(_SNAPSHOT_FIELDS, _snapshot_values(caller)))  # session fields only for sessions
 
 
 def _caller_snapshot_cached(caller: Caller) -> tuple[Any, ...]:
