@@ -141,20 +141,8 @@ def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
 @lru_cache(maxsize=4096)
 def _header_params(auth: str, raw_date: str | None, http_date: str | None, s3: bool | None,
                    security_token: str | None, payload_hash_header: str | None) -> SigV4Params:
-    """SigV4Params depend on these header values only (and are immutable): an SDK sends many
-    requests within one second with the same ones, and a retried request repeats them."""
-    key, date, region, service, signed_headers, signature, when, timestamp = _parse_header_value(
-        auth, raw_date, http_date, s3)
-    return SigV4Params(
-        access_key_id=key, date=date, region=region, service=service, signed_headers=signed_headers,
-        signature=signature, amz_date=when, timestamp=timestamp, security_token=security_token,
-        presigned=False, payload_hash_header=payload_hash_header,
-    )
-
-
-def _parse_header_value(auth: str, raw_date: str | None, http_date: str | None,
-                        s3: bool | None) -> tuple[str, str, str, str, tuple[str, ...], str, datetime, str]:
-    """The pure part of reading an Authorization header and its date."""
+    """SigV4Params depend on these header values only (and are immutable), so each distinct set is
+    parsed once: an SDK sends many requests within one second with the same ones."""
     _, found, after = auth.partition("Credential=")
     s3 = _is_s3(after.split(",", 1)[0].strip() if found else "", s3)
     algorithm, _, rest = auth.strip().partition(" ")
@@ -182,7 +170,12 @@ def _parse_header_value(auth: str, raw_date: str | None, http_date: str | None,
     # A valid x-amz-date is already the basic format the string to sign uses.
     timestamp = raw_date if raw_date is not None else when.strftime("%Y%m%dT%H%M%SZ")
     _check_scope_date(date, timestamp, s3, presigned=False)
-    return key, date, region, service, _split_signed_headers(fields["SignedHeaders"]), fields["Signature"], when, timestamp
+    return SigV4Params(
+        access_key_id=key, date=date, region=region, service=service,
+        signed_headers=_split_signed_headers(fields["SignedHeaders"]), signature=fields["Signature"],
+        amz_date=when, timestamp=timestamp, security_token=security_token,
+        presigned=False, payload_hash_header=payload_hash_header,
+    )
 
 
 def _parse_query(req: HttpRequest, query: dict[str, str], s3: bool | None) -> SigV4Params:

@@ -43,8 +43,7 @@ def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) 
 
 
 def _call_row(call: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
-    when, service, operation, account, caller, error_code, decisions = (call[0], call[1], call[2], call[4], call[6],
-                                                                         call[11], call[13])
+    when, service, operation, _, account, _, caller, _, _, _, _, error_code, _, decisions, _ = call  # _CALL_FIELDS
     kind, arn, principal_arn, username, access_key_id = caller[0], caller[2], caller[4], caller[5], caller[6]
     if kind == "AssumedRole":
         username = (arn or "").rsplit("/", 1)[-1] or None

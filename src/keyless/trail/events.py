@@ -74,7 +74,7 @@ def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output
     Plain values keep the queue out of the garbage collector's way (tuples of atoms are untracked
     at its first pass)."""
     req = ctx.request
-    return (time, ctx.service, ctx.operation, ctx.region, ctx.account, ctx.request_id, _caller_snapshot_cached(ctx.caller),
+    return (time, ctx.service, ctx.operation, ctx.region, ctx.account, ctx.request_id, _snapshot_values(ctx.caller),
             req.client_ip, req.header("user-agent") or "", params or {},
             output if error is None and not is_read_only(ctx.operation) else None,
             error.code if error is not None else None, error.message if error is not None else None,
@@ -130,22 +130,10 @@ def epoch(iso_time: str) -> float:
 
 _SNAPSHOT_FIELDS = ("type", "account", "arn", "user_id", "principal_arn", "username", "access_key_id", "owner_id",
                     "issued_at", "mfa", "source_identity", "role_delivery")
-_snapshots: dict[int, tuple[Caller, tuple[Any, ...]]] = {}  # id(caller) -> (caller, snapshot); request path only
-
-
-def _caller_snapshot_cached(caller: Caller) -> tuple[Any, ...]:
-    # Callers of long-term keys and of cached sessions are the same object request after request.
-    hit = _snapshots.get(id(caller))
-    if hit is not None and hit[0] is caller:
-        return hit[1]
-    values = _snapshot_values(caller)
-    if len(_snapshots) > 10_000:
-        _snapshots.clear()
-    _snapshots[id(caller)] = (caller, values)
-    return values
 
 
 def _snapshot_values(caller: Caller) -> tuple[Any, ...]:
+    """What the trail keeps of a caller, in _SNAPSHOT_FIELDS order: never its secret or token."""
     base = (caller.type, caller.account, caller.arn, caller.user_id, caller.principal_arn, caller.username,
             caller.access_key_id, caller.owner_id)
     claims = caller.session

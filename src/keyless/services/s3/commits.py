@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from keyless.services.s3.iothreads import settle_from_thread
+
 if TYPE_CHECKING:
     from keyless.services.s3.storage import BlobStore
     from keyless.store.db import Database
@@ -94,7 +96,7 @@ class SmallCommits:
                 _fail(batch, exc)
             finally:
                 for job in batch:
-                    _hand_back(job)
+                    settle_from_thread(job.loop, job.future, None, job.error)
             if stop:
                 return
 
@@ -138,19 +140,3 @@ def _fail(jobs: list[_Job], exc: BaseException) -> None:
     for job in jobs:
         if job.error is None:
             job.error, job.replaced = exc, ()
-
-
-def _hand_back(job: _Job) -> None:
-    try:
-        job.loop.call_soon_threadsafe(_resolve, job.future, job.error)
-    except RuntimeError:  # the loop has closed: nobody is waiting any more
-        pass
-
-
-def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(None)

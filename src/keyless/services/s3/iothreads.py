@@ -83,15 +83,21 @@ class IoThreads:
             except BaseException as exc:  # handed to the awaiting coroutine
                 result, error = None, exc
             if loop is not None:
-                try:
-                    loop.call_soon_threadsafe(_resolve, future, result, error)
-                except RuntimeError:  # the loop has closed: nobody is waiting any more
-                    pass
+                settle_from_thread(loop, future, result, error)
             with self._lock:
                 self._unfinished -= 1
                 self._idle += 1
                 if self._unfinished == 0:
                     self._finished.notify_all()
+
+
+def settle_from_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any,
+                       error: BaseException | None) -> None:
+    """Settle an event-loop future from a worker thread (nothing to do once the loop has closed)."""
+    try:
+        loop.call_soon_threadsafe(_resolve, future, result, error)
+    except RuntimeError:  # the loop has closed: nobody is waiting any more
+        pass
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
