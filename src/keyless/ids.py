@@ -70,11 +70,25 @@ def request_id() -> str:
     return _uuid_text(_fast.getrandbits(128) & ~_VERSION_BITS | _VERSION_4)
 
 
-def event_id(epoch: float) -> str:
-    """A version-7 UUID (RFC 9562): milliseconds first, then random bits. Ids made in time order
-    sort in time order, so the trail's indexes grow at their end instead of splitting pages at
-    random places (a random id cost its insert several microseconds)."""
-    return _uuid_text((int(epoch * 1000) << 80) | (_fast.getrandbits(80) & ~_VERSION_BITS) | _VERSION_7)
+_EVENT_MARK = 0x6B5  # the 12 bits after a trail event id's version: the rest says where it is stored
+
+
+def event_id(epoch: float, segment: int, position: int) -> str:
+    """The id of the event at `position` in trail segment `segment`: a version-7 UUID (RFC 9562),
+    milliseconds first so ids sort in time order, and the place it is stored in the low bits, so
+    the trail stores no ids and finds an event from its id alone."""
+    return _uuid_text((int(epoch * 1000) << 80) | (0x7000 | _EVENT_MARK) << 64 | 0x8000 << 48 | segment << 20 | position)
+
+
+def event_place(text: str) -> tuple[int, int] | None:
+    """(segment, position) of an id event_id() made, else None."""
+    try:
+        bits = int(text.replace("-", ""), 16)
+    except ValueError:
+        return None
+    if len(text) != 36 or (bits >> 64) & 0xFFFF != 0x7000 | _EVENT_MARK or (bits >> 62) & 0b11 != 0b10:
+        return None
+    return (bits >> 20) & ((1 << 42) - 1), bits & 0xFFFFF
 
 
 def _uuid_text(bits: int) -> str:

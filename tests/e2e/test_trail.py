@@ -55,7 +55,7 @@ def test_records_never_contain_secrets(server: Server) -> None:
     creds = _role_session(server, "trail-secret", None)
     _flush(server)
     with server.app.state.db.read() as conn:
-        text = "\n".join(r[0] for r in conn.exec_driver_sql("SELECT record FROM trail_events"))
+        text = "\n".join(r[0] for r in conn.exec_driver_sql("SELECT events FROM trail_segments"))
     assert creds["aws_secret_access_key"] not in text
     assert creds["aws_session_token"] not in text
     assert server.admin_credentials()["aws_secret_access_key"] not in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import Connection
+from sqlalchemy import Boolean, Column, Connection, Float, ForeignKey, MetaData, String, Table, Text
 
 from keyless.store import schema
 
@@ -13,8 +13,34 @@ def _m001_iam(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.IAM_TABLES)
 
 
+# The trail's first layout, one row per event (replaced by segments in _m005): kept so that
+# migrations run from any version in the same order.
+_legacy = MetaData()
+_trail_events = Table(
+    "trail_events", _legacy,
+    Column("event_id", String, primary_key=True),
+    Column("event_time", Float, nullable=False, index=True),
+    Column("event_name", String, nullable=False, index=True),
+    Column("event_source", String, nullable=False),
+    Column("category", String, nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("username", String),
+    Column("access_key_id", String),
+    Column("principal_arn", String, index=True),
+    Column("denied", Boolean, nullable=False),
+    Column("shape", String, nullable=False),
+    Column("record", Text, nullable=False),
+)
+_trail_resources = Table(
+    "trail_resources", _legacy,
+    Column("event_id", String, ForeignKey("trail_events.event_id", ondelete="CASCADE"), primary_key=True),
+    Column("resource_type", String, primary_key=True),
+    Column("resource_name", String, primary_key=True, index=True),
+)
+
+
 def _m002_trail(conn: Connection) -> None:
-    schema.metadata.create_all(conn, tables=schema.TRAIL_TABLES)
+    _legacy.create_all(conn)
 
 
 def _m003_s3(conn: Connection) -> None:
@@ -25,4 +51,21 @@ def _m004_ec2(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.EC2_TABLES)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3, _m004_ec2]
+def _m005_trail_segments(conn: Connection) -> None:
+    """Events stored one row each become segments of CloudTrail records, keeping their ids."""
+    from keyless.store import trail
+
+    schema.metadata.create_all(conn, tables=schema.TRAIL_TABLES)
+    batch: list[dict[str, object]] = []
+    for (record_text, shape) in conn.exec_driver_sql(
+            "SELECT record, shape FROM trail_events ORDER BY event_time, event_id"):
+        batch.append(trail.legacy_record(record_text, shape))
+        if len(batch) == 1000:
+            trail.insert(conn, batch)
+            batch = []
+    if batch:
+        trail.insert(conn, batch)
+    _legacy.drop_all(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3, _m004_ec2, _m005_trail_segments]

@@ -134,34 +134,23 @@ __all__ = ["metadata", "meta", "IAM_TABLES", "Boolean"]
 
 # --- audit trail ------------------------------------------------------------------------------
 
-trail_events = Table(
-    "trail_events",
+# Each batch the trail writer stores is one segment: its events as one JSON array (API calls in
+# the compact form they are queued in, redacted; or ready-made CloudTrail records), plus the
+# values lookups filter on, so a query decodes only the segments that can match. One row per
+# batch instead of one per event (and its four indexes) is what keeps recording cheap.
+trail_segments = Table(
+    "trail_segments",
     metadata,
-    Column("event_id", String, primary_key=True),
-    Column("event_time", Float, nullable=False, index=True),
-    Column("event_name", String, nullable=False, index=True),
-    Column("event_source", String, nullable=False),
-    Column("category", String, nullable=False),  # Management | Data
-    Column("read_only", Boolean, nullable=False),
-    Column("username", String),
-    Column("access_key_id", String),
-    Column("principal_arn", String, index=True),  # the role ARN for sessions, the user ARN for users
-    Column("denied", Boolean, nullable=False),  # by a decision, whether or not enforcement applied it
-    # JSON: a CloudTrail record (shape "record"), or the compact API call it is built from when
-    # read (shape "call") - building records on read keeps recording cheap on the request path.
-    Column("shape", String, nullable=False),
-    Column("record", Text, nullable=False),
+    Column("segment_id", Integer, primary_key=True),  # AUTOINCREMENT: never reused, it is part of event ids
+    Column("first_time", Float, nullable=False),
+    Column("last_time", Float, nullable=False, index=True),
+    Column("count", Integer, nullable=False),
+    Column("lookup_keys", Text, nullable=False),  # "\n<kind letter><value>\n..." - see keyless.store.trail
+    Column("events", Text, nullable=False),
+    sqlite_autoincrement=True,
 )
 
-trail_resources = Table(
-    "trail_resources",
-    metadata,
-    Column("event_id", String, ForeignKey("trail_events.event_id", ondelete="CASCADE"), primary_key=True),
-    Column("resource_type", String, primary_key=True),
-    Column("resource_name", String, primary_key=True, index=True),
-)
-
-TRAIL_TABLES = [trail_events, trail_resources]
+TRAIL_TABLES = [trail_segments]
 
 # --- S3 ---------------------------------------------------------------------------------------
 # Object bytes live in files under DATA_DIR/s3/ named by random blob ids; these rows are the

@@ -1,127 +1,227 @@
-"""Trail rows: cheap batched inserts, and queries that hand back full CloudTrail records.
+"""Trail segments: one row per batch of events, and queries that hand back full CloudTrail records.
 
-API calls are stored compactly (the columns lookups need, plus the call as JSON) and turned into
-CloudTrail records when read: recording sits next to the request path, reading does not.
+The writer stores each batch as one segment: the events as one JSON array (API calls in their
+queued form, redacted; ready-made records as they are), the time span, and the set of values a
+lookup can filter on ("lookup keys", one per line: a kind letter, then the value). A query picks
+the segments whose span and keys can match, newest (or oldest) first, decodes them and filters
+their events exactly. Event ids are not stored: an event's id is made from its time, its segment
+and its position (ids.event_id), and the CloudTrail record is built when it is read.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Connection, and_, delete, select
+import orjson
+from sqlalchemy import Connection
 
-from keyless.ids import event_id as new_event_id
-from keyless.store.schema import trail_events, trail_resources
-from keyless.trail.events import (
-    call_from_json,
-    call_to_json,
-    category,
-    epoch,
-    is_read_only,
-    record,
-    resources_named,
-)
+from keyless.ids import event_id, event_place
+from keyless.trail.events import call_from_json, category, epoch, is_read_only, plain, record, resources_named, to_json
 
-_INSERT_EVENT = ("INSERT INTO trail_events (event_id, event_time, event_name, event_source, category, read_only, username, "
-                 "access_key_id, principal_arn, denied, shape, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_RESOURCE = "INSERT OR IGNORE INTO trail_resources (event_id, resource_type, resource_name) VALUES (?, ?, ?)"
+# Lookup key kinds: the LookupEvents attribute (or keyless filter) each one serves.
+_KINDS = {"EventName": "N", "EventSource": "S", "Username": "U", "AccessKeyId": "K", "ResourceName": "R",
+          "ResourceType": "T", "EventId": "E"}
+_PRINCIPAL, _READ_ONLY, _DENIED = "P", "O", "D"
+_DENIED_ERRORS = frozenset({"AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation"})
+_INSERT = "INSERT INTO trail_segments (first_time, last_time, count, lookup_keys, events) VALUES (?, ?, ?, ?, ?)"
 
+
+# --- writing ----------------------------------------------------------------------------------
 
 def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) -> int:
-    """Store API calls (pending_call() tuples) and ready-made records in one batch; returns how many were stored."""
-    events, resources = [], []
-    for item in items:
-        row, res = _call_row(item) if isinstance(item, tuple) else _record_row(item)
-        events.append(row)
-        resources.extend((row[0], kind, name) for kind, name in res)
-    if events:
-        conn.exec_driver_sql(_INSERT_EVENT, events)
-    if resources:
-        conn.exec_driver_sql(_INSERT_RESOURCE, resources)
+    """Store pending_call() tuples and ready-made records as one segment; returns how many were stored."""
+    events = [_stored(item) if isinstance(item, tuple) else item for item in items]
+    if not events:
+        return 0
+    calls = [e for e in events if not isinstance(e, dict)]
+    records = [e for e in events if isinstance(e, dict)]
+    times = [c[0] for c in calls] + [epoch(r["eventTime"]) for r in records]
+    keys = _call_keys(calls) | _record_keys(records)
+    conn.exec_driver_sql(_INSERT, (min(times), max(times), len(events), _keys_text(keys), to_json(events)))
     return len(events)
 
 
-def _call_row(call: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
-    when, service, operation, _, account, _, caller, _, _, _, _, error_code, _, decisions, _ = call  # _CALL_FIELDS
-    kind, arn, principal_arn, username, access_key_id = caller[0], caller[2], caller[4], caller[5], caller[6]
-    if kind == "AssumedRole":
-        username = (arn or "").rsplit("/", 1)[-1] or None
-    denied = any(d[2] != "allowed" for d in decisions) or error_code in ("AccessDenied", "UnauthorizedOperation")
-    event_id = new_event_id(when)
-    row = (event_id, when, operation, f"{service}.amazonaws.com", category(service, operation), is_read_only(operation),
-           username, access_key_id, principal_arn or arn, denied, "call",
-           f'["{event_id}",{call_to_json(call)}]')  # the call's JSON array inline, encoded once
-    return row, [(r["type"], r["ARN"]) for r in resources_named([d[1] for d in decisions], account)] if decisions else []
+def _stored(call: tuple[Any, ...]) -> tuple[Any, ...] | list[Any]:
+    """A pending call as stored: params and output reduced to plain, secret-free data."""
+    if not call[9] and call[10] is None:
+        return call
+    values = list(call)
+    values[9] = plain(values[9])
+    if values[10] is not None:
+        values[10] = plain(values[10])
+    return values
 
 
-def _record_row(rec: dict[str, Any]) -> tuple[tuple[Any, ...], list[tuple[str, str]]]:
-    ident = rec.get("userIdentity") or {}
-    issuer = (ident.get("sessionContext") or {}).get("sessionIssuer") or {}
-    username = (ident.get("arn") or "").rsplit("/", 1)[-1] if ident.get("type") == "AssumedRole" else ident.get("userName")
-    row = (rec["eventID"], epoch(rec["eventTime"]), rec["eventName"], rec["eventSource"], rec.get("eventCategory", "Management"),
-           bool(rec.get("readOnly")), username or None, ident.get("accessKeyId") or None, issuer.get("arn") or ident.get("arn"),
-           rec.get("errorCode") in ("AccessDenied", "Client.UnauthorizedOperation"), "record", json.dumps(rec, default=str))
-    return row, [(r.get("type", ""), r.get("ARN", "")) for r in rec.get("resources") or ()]
+def _call_keys(calls: list[Any]) -> set[str]:
+    """A batch's lookup keys, from its distinct values (a batch has few distinct callers and operations)."""
+    operations = {c[2] for c in calls}
+    keys = {"N" + op for op in operations} | {"O" + str(is_read_only(op)) for op in operations}
+    keys |= {f"S{service}.amazonaws.com" for service in {c[1] for c in calls}}
+    for caller in {tuple(c[6]) for c in calls}:
+        keys |= {"P" + (caller[4] or caller[2] or ""), "U" + (_username(caller) or ""), "K" + (caller[6] or "")}
+    accounts = {c[4] for c in calls}
+    for action, resource, result, _ in {tuple(d) for c in calls for d in c[13]}:
+        if result != "allowed":
+            keys.add(_DENIED)
+        for account in accounts:
+            keys |= {x for r in resources_named([resource], account) for x in ("R" + r["ARN"], "T" + r["type"])}
+    if any(c[11] in _DENIED_ERRORS for c in calls):
+        keys.add(_DENIED)
+    return keys
 
 
-def full_record(row: dict[str, Any]) -> dict[str, Any]:
-    """The CloudTrail record of a stored row."""
-    if row["shape"] == "record":
-        return dict(json.loads(row["record"]))
-    event_id, call = json.loads(row["record"])
-    rec = record(call_from_json(call))
-    rec["eventID"] = event_id
-    return rec
+def _record_keys(records: list[dict[str, Any]]) -> set[str]:
+    keys: set[str] = set()
+    for rec in records:
+        meta = _record_meta(rec)
+        keys |= {"N" + meta["event_name"], "S" + meta["event_source"], "O" + str(meta["read_only"]),
+                 "E" + meta["event_id"], "P" + (meta["principal_arn"] or ""), "U" + (meta["username"] or ""),
+                 "K" + (meta["access_key_id"] or "")}
+        keys |= {x for r in meta["resources"] for x in ("R" + r["ARN"], "T" + r["type"])}
+        if meta["denied"]:
+            keys.add(_DENIED)
+    return keys
 
 
-def delete_before(conn: Connection, epoch: float) -> None:
-    conn.execute(delete(trail_events).where(trail_events.c.event_time < epoch))
+def _keys_text(keys: set[str]) -> str:
+    return "\n" + "\n".join(sorted(keys)) + "\n"
 
+
+def delete_before(conn: Connection, epoch_seconds: float) -> None:
+    """Retention: whole segments whose newest event is older than the cut-off."""
+    conn.exec_driver_sql("DELETE FROM trail_segments WHERE last_time < ?", (epoch_seconds,))
+
+
+# --- reading ----------------------------------------------------------------------------------
 
 def query(conn: Connection, *, start: float | None = None, end: float | None = None, categories: tuple[str, ...] = ("Management", "Data"),
           attribute: tuple[str, str] | None = None, principal_arn: str | None = None, denied_only: bool = False,
           before: tuple[float, str] | None = None, after: tuple[float, str] | None = None, limit: int = 50,
           oldest_first: bool = False) -> list[dict[str, Any]]:
-    """Events newest first (or oldest first), paged by (event_time, event_id) cursors; each row's
-    "record" is the full CloudTrail record as JSON text."""
-    t = trail_events
-    where = [t.c.category.in_(categories)]
-    if start is not None:
-        where.append(t.c.event_time >= start)
-    if end is not None:
-        where.append(t.c.event_time <= end)
+    """Events newest first (or oldest first), paged by (event_time, event_id) cursors; each row has
+    the lookup fields, and "record", the full CloudTrail record as JSON text."""
+    low = max(x for x in (start, after[0] if after else None, float("-inf")) if x is not None)
+    high = min(x for x in (end, before[0] if before else None, float("inf")) if x is not None)
+    wanted = [_key(kind, value) for kind, value in _required_keys(attribute, principal_arn, denied_only)]
+
+    def matches(row: dict[str, Any]) -> bool:
+        key = (row["event_time"], row["event_id"])
+        return (low <= row["event_time"] <= high and row["category"] in categories
+                and (before is None or key < before) and (after is None or key > after)
+                and (not principal_arn or row["principal_arn"] == principal_arn)
+                and (not denied_only or row["denied"]) and (attribute is None or _has(row, *attribute)))
+
+    found: list[dict[str, Any]] = []
+    order = (lambda r: (r["event_time"], r["event_id"])) if oldest_first else (lambda r: (-r["event_time"], _desc(r["event_id"])))
+    for segment_start, segment_end, rows in _segments(conn, low, high, wanted, attribute, oldest_first):
+        # Spans may overlap, so stop only when no later segment can hold a better event than the last kept.
+        if len(found) >= limit and (segment_start > found[-1]["event_time"] if oldest_first else segment_end < found[-1]["event_time"]):
+            break
+        found.extend(row for row in rows if matches(row))
+        found.sort(key=order)
+        del found[limit:]
+    for row in found:
+        row["record"] = json.dumps(row.pop("item_record")(), separators=(",", ":"), default=str)
+    return found
+
+
+def _required_keys(attribute: tuple[str, str] | None, principal_arn: str | None, denied_only: bool) -> list[tuple[str, str]]:
+    out = []
+    if attribute is not None and attribute[0] in _KINDS and attribute[0] != "EventId":
+        out.append((_KINDS[attribute[0]], attribute[1]))
+    if attribute is not None and attribute[0] == "ReadOnly":
+        out.append((_READ_ONLY, str(attribute[1].lower() == "true")))
     if principal_arn:
-        where.append(t.c.principal_arn == principal_arn)
+        out.append((_PRINCIPAL, principal_arn))
     if denied_only:
-        where.append(t.c.denied.is_(True))
-    if before is not None:
-        where.append((t.c.event_time < before[0]) | and_(t.c.event_time == before[0], t.c.event_id < before[1]))
-    if after is not None:
-        where.append((t.c.event_time > after[0]) | and_(t.c.event_time == after[0], t.c.event_id > after[1]))
-    if attribute is not None:
-        where.append(_attribute_clause(*attribute))
-    order = (t.c.event_time.asc(), t.c.event_id.asc()) if oldest_first else (t.c.event_time.desc(), t.c.event_id.desc())
-    rows = [dict(r) for r in conn.execute(select(t).where(and_(*where)).order_by(*order).limit(limit)).mappings()]
-    for row in rows:
-        row["record"] = json.dumps(full_record(row), separators=(",", ":"), default=str)
-    return rows
+        out.append((_DENIED, ""))
+    return out
 
 
-def _attribute_clause(key: str, value: str):  # type: ignore[no-untyped-def]
-    t = trail_events
+def _key(kind: str, value: str) -> str:
+    return f"\n{kind}{value}\n"
+
+
+def _segments(conn: Connection, low: float, high: float, wanted: list[str], attribute: tuple[str, str] | None,
+              oldest_first: bool) -> Iterator[tuple[float, float, list[dict[str, Any]]]]:
+    where = ["last_time >= ?", "first_time <= ?"] + ["instr(lookup_keys, ?) > 0"] * len(wanted)
+    params: list[Any] = [low if low != float("-inf") else -1e308, high if high != float("inf") else 1e308, *wanted]
+    if attribute is not None and attribute[0] == "EventId":
+        place = event_place(attribute[1])
+        where.append("(segment_id = ? OR instr(lookup_keys, ?) > 0)")
+        params += [place[0] if place else -1, _key("E", attribute[1])]
+    order = "first_time ASC, segment_id ASC" if oldest_first else "last_time DESC, segment_id DESC"
+    sql = f"SELECT segment_id, first_time, last_time, events FROM trail_segments WHERE {' AND '.join(where)} ORDER BY {order}"
+    for segment_id, first, last, text in conn.exec_driver_sql(sql, tuple(params)):
+        yield first, last, [_row(segment_id, position, item) for position, item in enumerate(orjson.loads(text))]
+
+
+def _desc(text: str) -> str:
+    """A sort key that orders strings of one length (event ids) backwards."""
+    return text.translate(_REVERSE)
+
+
+_REVERSE = str.maketrans("0123456789abcdef-", "fedcba9876543210~")
+
+
+def _has(row: dict[str, Any], key: str, value: str) -> bool:
     if key == "EventId":
-        return t.c.event_id == value
-    if key == "EventName":
-        return t.c.event_name == value
+        return bool(row["event_id"] == value)
     if key == "ReadOnly":
-        return t.c.read_only.is_(value.lower() == "true")
-    if key == "Username":
-        return t.c.username == value
-    if key == "EventSource":
-        return t.c.event_source == value
-    if key == "AccessKeyId":
-        return t.c.access_key_id == value
-    r = trail_resources
-    column = r.c.resource_type if key == "ResourceType" else r.c.resource_name
-    return t.c.event_id.in_(select(r.c.event_id).where(column == value))
+        return bool(row["read_only"] == (value.lower() == "true"))
+    if key in ("ResourceName", "ResourceType"):
+        field = "ARN" if key == "ResourceName" else "type"
+        return any(r[field] == value for r in row["resources"])
+    column = {"EventName": "event_name", "EventSource": "event_source", "Username": "username", "AccessKeyId": "access_key_id"}
+    return key in column and row[column[key]] == value
+
+
+def _row(segment_id: int, position: int, item: list[Any] | dict[str, Any]) -> dict[str, Any]:
+    """An event's lookup fields, and how to build its record (only kept rows are built)."""
+    if isinstance(item, dict):
+        meta = _record_meta(item)
+        meta["item_record"] = lambda: item
+        return meta
+    when, service, operation, caller, decisions, error_code = item[0], item[1], item[2], item[6], item[13], item[11]
+    eid = event_id(when, segment_id, position)
+
+    def full() -> dict[str, Any]:
+        rec = record(call_from_json(item))
+        rec["eventID"] = eid
+        return rec
+
+    return {"event_id": eid, "event_time": when, "event_name": operation, "event_source": f"{service}.amazonaws.com",
+            "category": category(service, operation), "read_only": is_read_only(operation), "username": _username(caller),
+            "access_key_id": caller[6] or None, "principal_arn": caller[4] or caller[2],
+            "denied": any(d[2] != "allowed" for d in decisions) or error_code in _DENIED_ERRORS,
+            "resources": resources_named([d[1] for d in decisions], item[4]), "item_record": full}
+
+
+def _username(caller: list[Any] | tuple[Any, ...]) -> str | None:
+    """CloudTrail's username: the session name for an assumed role, else the user's name."""
+    if caller[0] == "AssumedRole":
+        return (caller[2] or "").rsplit("/", 1)[-1] or None
+    return caller[5] or None
+
+
+def _record_meta(rec: dict[str, Any]) -> dict[str, Any]:
+    ident = rec.get("userIdentity") or {}
+    issuer = (ident.get("sessionContext") or {}).get("sessionIssuer") or {}
+    username = (ident.get("arn") or "").rsplit("/", 1)[-1] if ident.get("type") == "AssumedRole" else ident.get("userName")
+    return {"event_id": rec["eventID"], "event_time": epoch(rec["eventTime"]), "event_name": rec["eventName"],
+            "event_source": rec["eventSource"], "category": rec.get("eventCategory", "Management"),
+            "read_only": bool(rec.get("readOnly")), "username": username or None,
+            "access_key_id": ident.get("accessKeyId") or None, "principal_arn": issuer.get("arn") or ident.get("arn"),
+            "denied": rec.get("errorCode") in _DENIED_ERRORS,
+            "resources": [{"type": r.get("type", ""), "ARN": r.get("ARN", "")} for r in rec.get("resources") or ()]}
+
+
+def legacy_record(text: str, shape: str) -> dict[str, Any]:
+    """The CloudTrail record of a row of the trail's first layout (migrations only)."""
+    if shape == "record":
+        return dict(json.loads(text))
+    eid, call = json.loads(text)
+    rec = record(call_from_json(call))
+    rec["eventID"] = eid
+    return rec

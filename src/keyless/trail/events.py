@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Mapping
 
+import orjson
+
 from keyless.auth.principals import Caller
 from keyless.ids import request_id
 
@@ -85,15 +87,6 @@ _CALL_FIELDS = ("time", "service", "operation", "region", "account", "request_id
                 "params", "output", "error_code", "error_message", "decisions", "enforce")
 
 
-def call_to_json(pending: tuple[Any, ...]) -> str:
-    """A pending call as stored: its fields in _CALL_FIELDS order, secrets redacted (plain())."""
-    values = list(pending)
-    values[9] = plain(values[9])
-    if values[10] is not None:
-        values[10] = plain(values[10])
-    return _ENCODER.encode(values)
-
-
 def call_from_json(text: str | list[Any]) -> ApiCall:
     values = dict(zip(_CALL_FIELDS, json.loads(text) if isinstance(text, str) else text))
     values["decisions"] = [Decided(*d) for d in values["decisions"]]
@@ -109,6 +102,14 @@ def _json_default(value: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)  # one encoder: json.dumps builds one per call
+
+
+def to_json(stored: Any) -> str:
+    """Stored calls as JSON (tuples become arrays, datetimes CloudTrail's text)."""
+    try:
+        return orjson.dumps(stored, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME).decode()
+    except TypeError:  # what orjson refuses (an integer over 64 bits, a key that is not a string)
+        return _ENCODER.encode(stored)
 
 
 def is_read_only(operation: str) -> bool:
