@@ -39,7 +39,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         policies=PolicyResolver(db), services={},
     )
     if settings.trail:  # first in, so it starts before and stops after the rest
-        state.components["trail"] = Recorder(db, settings.trail_retention_days)
+        state.components["trail"] = Recorder(db, settings.data_dir, settings.trail_retention_days)
     state.services.update(registry.build_services(state))
     return state
 
