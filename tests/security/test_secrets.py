@@ -176,6 +176,17 @@ def test_key_files_are_0600_and_the_data_dir_0700(scenario: tuple[Scenario, str]
         assert stat.S_IMODE(os.stat(data_dir / name).st_mode) == 0o600, name
 
 
+def test_object_files_are_0600_whatever_the_umask(secure_server: Server, admin_client: Callable[[str], Any]) -> None:
+    s3 = admin_client("s3")
+    s3.create_bucket(Bucket="file-modes")
+    s3.put_object(Bucket="file-modes", Key="small", Body=b"x" * 100)  # kept in memory, then written
+    s3.put_object(Bucket="file-modes", Key="big", Body=b"y" * (3 << 20))  # spilled to a file as it arrives
+    s3.copy_object(Bucket="file-modes", Key="copy", CopySource={"Bucket": "file-modes", "Key": "big"})  # copied file to file
+    files = [p for p in (secure_server.data_dir / "s3").rglob("*") if p.is_file()]
+    assert len(files) >= 3
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {p.name: "0o600" for p in files}
+
+
 def test_the_server_binds_loopback_by_default(secure_server: Server) -> None:
     assert Settings().host == "127.0.0.1"
     assert secure_server.settings.host == "127.0.0.1"

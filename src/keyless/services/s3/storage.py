@@ -233,7 +233,7 @@ class BlobStore:
         tmp = self.tmp / blob_id
         size = 0
         try:
-            with open(tmp, "wb", buffering=0) as out:
+            with open(tmp, "wb", buffering=0, opener=_private) as out:
                 for source in sources:
                     with open(self.path(source.blob), "rb", buffering=0) as src:
                         size += _copy_range(src.fileno(), out.fileno(), source.start, source.length, every)
@@ -353,7 +353,7 @@ class _Writer:
             batch = self._small + batch
             self._small = []
             self.tmp = self.store.tmp / self.blob_id
-            self._file = open(self.tmp, "wb")
+            self._file = open(self.tmp, "wb", opener=_private)
         await self._drain()
         self._pending = asyncio.ensure_future(self.store.run(self._absorb, batch))
 
@@ -450,3 +450,8 @@ def _unlink(path: str | Path) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def _private(path: str, flags: int) -> int:
+    """open()'s opener for object bytes: the owner only (0600), whatever the umask."""
+    return os.open(path, flags, 0o600)
