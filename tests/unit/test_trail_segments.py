@@ -4,6 +4,7 @@ plain filter over all of them would, in order, each once."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -96,3 +97,15 @@ def test_an_event_is_found_by_its_id(tmp_path: Path) -> None:
             (found,) = trail_store.query(conn, attribute=("EventId", row["event_id"]))
             assert found["record"] == row["record"]
         assert trail_store.query(conn, attribute=("EventId", "00000000-0000-7000-8000-000000000000")) == []
+
+
+def test_values_that_repeat_call_after_call_are_stored_once_per_segment(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    calls = [_pending(n, n % 40, 0, 0, False) for n in range(1000)]  # one caller, two decisions
+    with db.begin(iam=False) as conn:
+        trail_store.insert(conn, calls)
+    with db.read() as conn:
+        (stored,) = conn.exec_driver_sql("SELECT events FROM trail_segments").one()
+        rows = trail_store.query(conn, limit=1000)
+    assert stored.count(USERS[0][2]) == 2  # the caller's ARN: its arn and principal_arn, once
+    assert len(rows) == 1000 and {json.loads(r["record"])["userIdentity"]["arn"] for r in rows} == {USERS[0][2]}

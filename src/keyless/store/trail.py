@@ -31,37 +31,55 @@ _INSERT = "INSERT INTO trail_segments (first_time, last_time, count, lookup_keys
 
 def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) -> int:
     """Store pending_call() tuples and ready-made records as one segment; returns how many were stored."""
-    events = [_stored(item) if isinstance(item, tuple) else item for item in items]
+    shared: tuple[dict[Any, int], ...] = tuple({} for _ in _SHARED)
+    events: list[Any] = []
+    records: list[dict[str, Any]] = []
+    times = []
+    for item in items:
+        if isinstance(item, dict):
+            events.append(item)
+            records.append(item)
+            times.append(epoch(item["eventTime"]))
+            continue
+        call = _stored(item)
+        for table, field in zip(shared, _SHARED):  # the same caller, client and decisions, call after call
+            value = call[field]
+            call[field] = table.setdefault(value, len(table))
+        events.append(call)
+        times.append(call[0])
     if not events:
         return 0
     calls = [e for e in events if not isinstance(e, dict)]
-    records = [e for e in events if isinstance(e, dict)]
-    times = [c[0] for c in calls] + [epoch(r["eventTime"]) for r in records]
-    keys = _call_keys(calls) | _record_keys(records)
-    conn.exec_driver_sql(_INSERT, (min(times), max(times), len(events), _keys_text(keys), to_json(events)))
+    keys = _call_keys(calls, *(list(table) for table in shared)) | _record_keys(records)
+    document = {"shared": [list(table) for table in shared], "events": events}
+    conn.exec_driver_sql(_INSERT, (min(times), max(times), len(events), _keys_text(keys), to_json(document)))
     return len(events)
 
 
-def _stored(call: tuple[Any, ...]) -> tuple[Any, ...] | list[Any]:
+# Fields of a call stored once per segment and referred to by position: a caller snapshot, source
+# IP, user agent and decisions repeat call after call, and were most of a stored event's bytes.
+_SHARED = (6, 7, 8, 13)
+
+
+def _stored(call: tuple[Any, ...]) -> list[Any]:
     """A pending call as stored: params and output reduced to plain, secret-free data."""
-    if not call[9] and call[10] is None:
-        return call
     values = list(call)
-    values[9] = plain(values[9])
+    if values[9]:
+        values[9] = plain(values[9])
     if values[10] is not None:
         values[10] = plain(values[10])
     return values
 
 
-def _call_keys(calls: list[Any]) -> set[str]:
+def _call_keys(calls: list[Any], callers: list[Any], _ips: list[str], _agents: list[str], decisions: list[Any]) -> set[str]:
     """A batch's lookup keys, from its distinct values (a batch has few distinct callers and operations)."""
     operations = {c[2] for c in calls}
     keys = {"N" + op for op in operations} | {"O" + str(is_read_only(op)) for op in operations}
     keys |= {f"S{service}.amazonaws.com" for service in {c[1] for c in calls}}
-    for caller in {tuple(c[6]) for c in calls}:
+    for caller in callers:
         keys |= {"P" + (caller[4] or caller[2] or ""), "U" + (_username(caller) or ""), "K" + (caller[6] or "")}
     accounts = {c[4] for c in calls}
-    for action, resource, result, _ in {tuple(d) for c in calls for d in c[13]}:
+    for action, resource, result, _ in {d for decided in decisions for d in decided}:
         if result != "allowed":
             keys.add(_DENIED)
         for account in accounts:
@@ -154,7 +172,21 @@ def _segments(conn: Connection, low: float, high: float, wanted: list[str], attr
     order = "first_time ASC, segment_id ASC" if oldest_first else "last_time DESC, segment_id DESC"
     sql = f"SELECT segment_id, first_time, last_time, events FROM trail_segments WHERE {' AND '.join(where)} ORDER BY {order}"
     for segment_id, first, last, text in conn.exec_driver_sql(sql, tuple(params)):
-        yield first, last, [_row(segment_id, position, item) for position, item in enumerate(orjson.loads(text))]
+        yield first, last, [_row(segment_id, position, item) for position, item in enumerate(_events(text))]
+
+
+def _events(text: str) -> list[Any]:
+    """A segment's events, with the shared values put back in place."""
+    document = orjson.loads(text)
+    if isinstance(document, list):  # the first segments kept every value in every event
+        return document
+    shared = document["shared"]
+    events = document["events"]
+    for event in events:
+        if isinstance(event, list):
+            for table, field in zip(shared, _SHARED):
+                event[field] = table[event[field]]
+    return events
 
 
 def _desc(text: str) -> str:
