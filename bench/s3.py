@@ -36,7 +36,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from bench._harness import ROOT, free_port
+from bench._harness import ROOT, cpu_seconds, free_port  # cpu_seconds counts the trail writer with the server
 
 KiB, MiB = 1024, 1024 * 1024
 SIZES = {"1 KiB": KiB, "8 MiB": 8 * MiB}
@@ -158,13 +158,6 @@ def wrk(url: str, method: str, headers: dict[str, str], body: bytes, *, seconds:
     if bad:
         print(f"  ({bad} of {total} requests to {url} failed)", file=sys.stderr)
     return (total - bad) / elapsed, total - bad
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (Linux /proc): requests per CPU-second stay comparable
-    on a shared machine where wall-clock rates swing with the neighbours' load."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 Result = tuple[float, float]  # (requests/s, server CPU microseconds per request)
