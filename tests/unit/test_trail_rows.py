@@ -82,3 +82,16 @@ def test_events_of_the_first_layout_are_migrated_with_their_ids(tmp_path: Path) 
     rec = json.loads(by_id["record"])
     assert (rec["eventID"], rec["requestID"], rec["userIdentity"]["userName"]) == ("evt-old", "req-old", "admin")
     assert json.loads(by_resource["record"])["eventID"] == "evt-imds"
+
+
+def test_calls_of_one_caller_share_one_snapshot_and_each_caller_has_its_own() -> None:
+    from keyless.auth.principals import Caller
+    from keyless.trail.events import _snapshot_values
+
+    admin = Caller(type="User", account="123456789012", arn="arn:aws:iam::123456789012:user/admin", user_id="AIDAX",
+                   principal_arn="arn:aws:iam::123456789012:user/admin", username="admin", access_key_id="AKIAX")
+    assert _snapshot_values(admin) is _snapshot_values(admin)  # pickled once per batch
+    for n in range(50):  # short-lived callers: an id() may come back for another object, never its snapshot
+        other = Caller(type="User", account="123456789012", arn=f"arn:aws:iam::123456789012:user/u{n}", user_id=f"AIDA{n}",
+                       username=f"u{n}")
+        assert _snapshot_values(other)[2:6] == (f"arn:aws:iam::123456789012:user/u{n}", f"AIDA{n}", None, f"u{n}")

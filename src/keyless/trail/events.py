@@ -134,7 +134,24 @@ _SNAPSHOT_FIELDS = ("type", "account", "arn", "user_id", "principal_arn", "usern
 
 
 def _snapshot_values(caller: Caller) -> tuple[Any, ...]:
-    """What the trail keeps of a caller, in _SNAPSHOT_FIELDS order: never its secret or token."""
+    """What the trail keeps of a caller, in _SNAPSHOT_FIELDS order: never its secret or token.
+
+    The authenticator hands out one Caller per key or session, so the snapshot is kept with it:
+    calls of one caller then share one tuple, which the trail's pickle sends once per batch."""
+    hit = _snapshots.get(id(caller))
+    if hit is not None and hit[0] is caller:
+        return hit[1]
+    if len(_snapshots) > 10_000:
+        _snapshots.clear()
+    snapshot = _snapshot_of(caller)
+    _snapshots[id(caller)] = (caller, snapshot)  # the Caller is held, so its id cannot be reused meanwhile
+    return snapshot
+
+
+_snapshots: dict[int, tuple[Caller, tuple[Any, ...]]] = {}
+
+
+def _snapshot_of(caller: Caller) -> tuple[Any, ...]:
     base = (caller.type, caller.account, caller.arn, caller.user_id, caller.principal_arn, caller.username,
             caller.access_key_id, caller.owner_id)
     claims = caller.session
