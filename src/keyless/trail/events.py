@@ -77,7 +77,7 @@ class ApiCall:
 def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output: Mapping[str, Any] | None,
                  error: Any, enforce: str) -> tuple[Any, ...]:
     """What the request path queues for the recorder: the call's fields in _CALL_FIELDS order, as
-    strings, numbers, tuples and the request's own dicts, redacted and stored by the writer thread.
+    strings, numbers, tuples and the request's own dicts, redacted and stored by the writer process.
     Plain values keep the queue out of the garbage collector's way (tuples of atoms are untracked
     at its first pass)."""
     req = ctx.request
