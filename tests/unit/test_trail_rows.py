@@ -95,3 +95,28 @@ def test_calls_of_one_caller_share_one_snapshot_and_each_caller_has_its_own() ->
         other = Caller(type="User", account="123456789012", arn=f"arn:aws:iam::123456789012:user/u{n}", user_id=f"AIDA{n}",
                        username=f"u{n}")
         assert _snapshot_values(other)[2:6] == (f"arn:aws:iam::123456789012:user/u{n}", f"AIDA{n}", None, f"u{n}")
+
+
+def test_segments_with_keys_in_a_text_column_are_migrated_to_the_key_index(tmp_path: Path) -> None:
+    from keyless.store import migrations
+
+    db = Database.open(tmp_path)
+    pending = (1_790_000_000.0, "iam", "GetRole", "us-east-1", "123456789012", "req-5", ROLE_SESSION, "127.0.0.1", "ua",
+               {"RoleName": "r"}, None, None, None, (("iam:GetRole", "arn:aws:iam::123456789012:role/r", "allowed", "ok"),), "on")
+    with db.begin(iam=False) as conn:
+        trail_store.insert(conn, [pending])
+        keys = [r[0] for r in conn.exec_driver_sql("SELECT lookup_key FROM trail_segment_keys")]
+        conn.exec_driver_sql("DROP TABLE trail_segment_keys")  # the layout migration 5 made: keys in a column
+        conn.exec_driver_sql("ALTER TABLE trail_segments ADD COLUMN lookup_keys TEXT NOT NULL DEFAULT ''")
+        conn.exec_driver_sql("UPDATE trail_segments SET lookup_keys = ?", ("\n" + "\n".join(keys) + "\n",))
+        conn.exec_driver_sql("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    db.migrate()
+    with db.read() as conn:
+        columns = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(trail_segments)")}
+        (by_name,) = trail_store.query(conn, attribute=("EventName", "GetRole"))
+        (by_user,) = trail_store.query(conn, attribute=("Username", "i-0abc"))
+        (by_resource,) = trail_store.query(conn, attribute=("ResourceName", "arn:aws:iam::123456789012:role/r"))
+        assert trail_store.query(conn, attribute=("EventName", "GetUser")) == []
+    assert "lookup_keys" not in columns and "EGetRole" not in keys and "NGetRole" in keys
+    assert by_name["record"] == by_user["record"] == by_resource["record"]
+    assert db.schema_version == len(migrations.MIGRATIONS)

@@ -109,3 +109,16 @@ def test_values_that_repeat_call_after_call_are_stored_once_per_segment(tmp_path
         rows = trail_store.query(conn, limit=1000)
     assert stored.count(USERS[0][2]) == 2  # the caller's ARN: its arn and principal_arn, once
     assert len(rows) == 1000 and {json.loads(r["record"])["userIdentity"]["arn"] for r in rows} == {USERS[0][2]}
+
+
+def test_retention_drops_whole_old_segments_and_their_keys(tmp_path: Path) -> None:
+    db = Database.open(tmp_path)
+    with db.begin(iam=False) as conn:
+        trail_store.insert(conn, [_pending(0, 1, 0, 0, False)])  # ann's GetRole at +0.1 s
+        trail_store.insert(conn, [_pending(1, 30, 1, 1, True)])  # bob's CreateRole at +3.0 s
+        trail_store.delete_before(conn, 1_790_000_002.0)
+    with db.read() as conn:
+        assert [r["event_name"] for r in trail_store.query(conn)] == ["CreateRole"]
+        assert trail_store.query(conn, attribute=("Username", "ann")) == []
+        keys = {r[0] for r in conn.exec_driver_sql("SELECT lookup_key FROM trail_segment_keys")}
+    assert "Uann" not in keys and {"Ubob", "NCreateRole", "D"} <= keys

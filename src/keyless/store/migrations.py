@@ -68,4 +68,18 @@ def _m005_trail_segments(conn: Connection) -> None:
     _legacy.drop_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3, _m004_ec2, _m005_trail_segments]
+def _m006_trail_segment_keys(conn: Connection) -> None:
+    """Lookup keys move from a text column of each segment (scanned) to an indexed table."""
+    schema.metadata.create_all(conn, tables=schema.TRAIL_TABLES)
+    columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(trail_segments)")}
+    if "lookup_keys" not in columns:  # created by _m005 with today's schema
+        return
+    rows = [(key, segment_id) for segment_id, text in conn.exec_driver_sql("SELECT segment_id, lookup_keys FROM trail_segments")
+            for key in text.split("\n") if key]
+    if rows:
+        conn.exec_driver_sql("INSERT OR IGNORE INTO trail_segment_keys (lookup_key, segment_id) VALUES (?, ?)", rows)
+    conn.exec_driver_sql("ALTER TABLE trail_segments DROP COLUMN lookup_keys")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m001_iam, _m002_trail, _m003_s3, _m004_ec2, _m005_trail_segments,
+                                                  _m006_trail_segment_keys]

@@ -135,8 +135,8 @@ __all__ = ["metadata", "meta", "IAM_TABLES", "Boolean"]
 # --- audit trail ------------------------------------------------------------------------------
 
 # Each batch the trail writer stores is one segment: its events as one JSON array (API calls in
-# the compact form they are queued in, redacted; or ready-made CloudTrail records), plus the
-# values lookups filter on, so a query decodes only the segments that can match. One row per
+# the compact form they are queued in, redacted; or ready-made CloudTrail records); the values
+# lookups filter on are indexed beside it, so a query decodes only the segments that can match. One row per
 # batch instead of one per event (and its four indexes) is what keeps recording cheap.
 trail_segments = Table(
     "trail_segments",
@@ -145,12 +145,21 @@ trail_segments = Table(
     Column("first_time", Float, nullable=False),
     Column("last_time", Float, nullable=False, index=True),
     Column("count", Integer, nullable=False),
-    Column("lookup_keys", Text, nullable=False),  # "\n<kind letter><value>\n..." - see keyless.store.trail
     Column("events", Text, nullable=False),
     sqlite_autoincrement=True,
 )
 
-TRAIL_TABLES = [trail_segments]
+# The values a lookup filters on, each with the segments that hold it: "<kind letter><value>"
+# (see keyless.store.trail), so LookupEvents by name, user, key or resource is an index read.
+trail_segment_keys = Table(
+    "trail_segment_keys",
+    metadata,
+    Column("lookup_key", Text, primary_key=True),
+    Column("segment_id", Integer, ForeignKey("trail_segments.segment_id", ondelete="CASCADE"), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+TRAIL_TABLES = [trail_segments, trail_segment_keys]
 
 # --- S3 ---------------------------------------------------------------------------------------
 # Object bytes live in files under DATA_DIR/s3/ named by random blob ids; these rows are the

@@ -1,9 +1,9 @@
 """Trail segments: one row per batch of events, and queries that hand back full CloudTrail records.
 
 The writer stores each batch as one segment: the events as one JSON array (API calls in their
-queued form, redacted; ready-made records as they are), the time span, and the set of values a
-lookup can filter on ("lookup keys", one per line: a kind letter, then the value). A query picks
-the segments whose span and keys can match, newest (or oldest) first, decodes them and filters
+queued form, redacted; ready-made records as they are) and its time span, and indexes the values
+a lookup can filter on ("lookup keys": a kind letter, then the value) in trail_segment_keys. A
+query picks the segments whose span and keys can match, newest (or oldest) first, decodes them and filters
 their events exactly. Event ids are not stored: an event's id is made from its time, its segment
 and its position (ids.event_id), and the CloudTrail record is built when it is read.
 """
@@ -24,7 +24,8 @@ _KINDS = {"EventName": "N", "EventSource": "S", "Username": "U", "AccessKeyId": 
           "ResourceType": "T", "EventId": "E"}
 _PRINCIPAL, _READ_ONLY, _DENIED = "P", "O", "D"
 _DENIED_ERRORS = frozenset({"AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation"})
-_INSERT = "INSERT INTO trail_segments (first_time, last_time, count, lookup_keys, events) VALUES (?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO trail_segments (first_time, last_time, count, events) VALUES (?, ?, ?, ?)"
+_INSERT_KEYS = "INSERT INTO trail_segment_keys (lookup_key, segment_id) VALUES (?, ?)"
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -52,7 +53,8 @@ def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) 
     calls = [e for e in events if not isinstance(e, dict)]
     keys = _call_keys(calls, *(list(table) for table in shared)) | _record_keys(records)
     document = {"shared": [list(table) for table in shared], "events": events}
-    conn.exec_driver_sql(_INSERT, (min(times), max(times), len(events), _keys_text(keys), to_json(document)))
+    segment_id = conn.exec_driver_sql(_INSERT, (min(times), max(times), len(events), to_json(document))).lastrowid
+    conn.exec_driver_sql(_INSERT_KEYS, [(key, segment_id) for key in sorted(keys)])
     return len(events)
 
 
@@ -102,12 +104,10 @@ def _record_keys(records: list[dict[str, Any]]) -> set[str]:
     return keys
 
 
-def _keys_text(keys: set[str]) -> str:
-    return "\n" + "\n".join(sorted(keys)) + "\n"
-
-
 def delete_before(conn: Connection, epoch_seconds: float) -> None:
-    """Retention: whole segments whose newest event is older than the cut-off."""
+    """Retention: whole segments whose newest event is older than the cut-off (their keys go with them)."""
+    conn.exec_driver_sql("DELETE FROM trail_segment_keys WHERE segment_id IN "
+                         "(SELECT segment_id FROM trail_segments WHERE last_time < ?)", (epoch_seconds,))
     conn.exec_driver_sql("DELETE FROM trail_segments WHERE last_time < ?", (epoch_seconds,))
 
 
@@ -121,7 +121,7 @@ def query(conn: Connection, *, start: float | None = None, end: float | None = N
     the lookup fields, and "record", the full CloudTrail record as JSON text."""
     low = max(x for x in (start, after[0] if after else None, float("-inf")) if x is not None)
     high = min(x for x in (end, before[0] if before else None, float("inf")) if x is not None)
-    wanted = [_key(kind, value) for kind, value in _required_keys(attribute, principal_arn, denied_only)]
+    wanted = [kind + value for kind, value in _required_keys(attribute, principal_arn, denied_only)]
 
     def matches(row: dict[str, Any]) -> bool:
         key = (row["event_time"], row["event_id"])
@@ -157,22 +157,21 @@ def _required_keys(attribute: tuple[str, str] | None, principal_arn: str | None,
     return out
 
 
-def _key(kind: str, value: str) -> str:
-    return f"\n{kind}{value}\n"
-
-
 def _segments(conn: Connection, low: float, high: float, wanted: list[str], attribute: tuple[str, str] | None,
               oldest_first: bool) -> Iterator[tuple[float, float, list[dict[str, Any]]]]:
-    where = ["last_time >= ?", "first_time <= ?"] + ["instr(lookup_keys, ?) > 0"] * len(wanted)
+    where = ["last_time >= ?", "first_time <= ?"] + [f"segment_id IN ({_HOLDING})"] * len(wanted)
     params: list[Any] = [low if low != float("-inf") else -1e308, high if high != float("inf") else 1e308, *wanted]
     if attribute is not None and attribute[0] == "EventId":
         place = event_place(attribute[1])
-        where.append("(segment_id = ? OR instr(lookup_keys, ?) > 0)")
-        params += [place[0] if place else -1, _key("E", attribute[1])]
+        where.append(f"(segment_id = ? OR segment_id IN ({_HOLDING}))")
+        params += [place[0] if place else -1, "E" + attribute[1]]
     order = "first_time ASC, segment_id ASC" if oldest_first else "last_time DESC, segment_id DESC"
     sql = f"SELECT segment_id, first_time, last_time, events FROM trail_segments WHERE {' AND '.join(where)} ORDER BY {order}"
     for segment_id, first, last, text in conn.exec_driver_sql(sql, tuple(params)):
         yield first, last, [_row(segment_id, position, item) for position, item in enumerate(_events(text))]
+
+
+_HOLDING = "SELECT segment_id FROM trail_segment_keys WHERE lookup_key = ?"
 
 
 def _events(text: str) -> list[Any]:
