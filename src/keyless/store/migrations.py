@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import json
+from typing import Any, Callable
 
 from sqlalchemy import Boolean, Column, Connection, Float, ForeignKey, MetaData, String, Table, Text
 
@@ -56,16 +57,28 @@ def _m005_trail_segments(conn: Connection) -> None:
     from keyless.store import trail
 
     schema.metadata.create_all(conn, tables=schema.TRAIL_TABLES)
-    batch: list[dict[str, object]] = []
+    batch: list[dict[str, Any]] = []
     for (record_text, shape) in conn.exec_driver_sql(
             "SELECT record, shape FROM trail_events ORDER BY event_time, event_id"):
-        batch.append(trail.legacy_record(record_text, shape))
+        batch.append(_legacy_record(record_text, shape))
         if len(batch) == 1000:
             trail.insert(conn, batch)
             batch = []
     if batch:
         trail.insert(conn, batch)
     _legacy.drop_all(conn)
+
+
+def _legacy_record(text: str, shape: str) -> dict[str, Any]:
+    """The CloudTrail record of a row of the first layout: a record, or [event id, the call]."""
+    from keyless.trail.events import call_from_json, record
+
+    if shape == "record":
+        return dict(json.loads(text))
+    event_id, call = json.loads(text)
+    rec = record(call_from_json(call))
+    rec["eventID"] = event_id
+    return rec
 
 
 def _m006_trail_segment_keys(conn: Connection) -> None:

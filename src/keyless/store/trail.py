@@ -21,8 +21,7 @@ from keyless.trail.events import call_from_json, category, epoch, is_read_only, 
 
 # Lookup key kinds: the LookupEvents attribute (or keyless filter) each one serves.
 _KINDS = {"EventName": "N", "EventSource": "S", "Username": "U", "AccessKeyId": "K", "ResourceName": "R",
-          "ResourceType": "T", "EventId": "E"}
-_PRINCIPAL, _READ_ONLY, _DENIED = "P", "O", "D"
+          "ResourceType": "T", "EventId": "E", "ReadOnly": "O", "Principal": "P", "Denied": "D"}
 _DENIED_ERRORS = frozenset({"AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation"})
 _INSERT = "INSERT INTO trail_segments (first_time, last_time, count, events) VALUES (?, ?, ?, ?)"
 _INSERT_KEYS = "INSERT INTO trail_segment_keys (lookup_key, segment_id) VALUES (?, ?)"
@@ -34,6 +33,7 @@ def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) 
     """Store pending_call() tuples and ready-made records as one segment; returns how many were stored."""
     shared: tuple[dict[Any, int], ...] = tuple({} for _ in _SHARED)
     events: list[Any] = []
+    calls: list[list[Any]] = []
     records: list[dict[str, Any]] = []
     times = []
     for item in items:
@@ -44,14 +44,14 @@ def insert(conn: Connection, items: Iterable[tuple[Any, ...] | dict[str, Any]]) 
             continue
         call = _stored(item)
         for table, field in zip(shared, _SHARED):  # the same caller, client and decisions, call after call
-            value = call[field]
-            call[field] = table.setdefault(value, len(table))
+            call[field] = table.setdefault(call[field], len(table))
         events.append(call)
+        calls.append(call)
         times.append(call[0])
     if not events:
         return 0
-    calls = [e for e in events if not isinstance(e, dict)]
-    keys = _call_keys(calls, *(list(table) for table in shared)) | _record_keys(records)
+    callers, _, _, decisions = shared
+    keys = _call_keys(calls, list(callers), list(decisions)) | _record_keys(records)
     document = {"shared": [list(table) for table in shared], "events": events}
     segment_id = conn.exec_driver_sql(_INSERT, (min(times), max(times), len(events), to_json(document))).lastrowid
     conn.exec_driver_sql(_INSERT_KEYS, [(key, segment_id) for key in sorted(keys)])
@@ -73,21 +73,26 @@ def _stored(call: tuple[Any, ...]) -> list[Any]:
     return values
 
 
-def _call_keys(calls: list[Any], callers: list[Any], _ips: list[str], _agents: list[str], decisions: list[Any]) -> set[str]:
+def _key(kind: str, value: object = "") -> str:
+    """A lookup key: the kind's letter, then the value."""
+    return _KINDS[kind] + ("" if value is None else str(value))
+
+
+def _call_keys(calls: list[Any], callers: list[Any], decisions: list[Any]) -> set[str]:
     """A batch's lookup keys, from its distinct values (a batch has few distinct callers and operations)."""
     operations = {c[2] for c in calls}
-    keys = {"N" + op for op in operations} | {"O" + str(is_read_only(op)) for op in operations}
-    keys |= {f"S{service}.amazonaws.com" for service in {c[1] for c in calls}}
+    keys = {_key("EventName", op) for op in operations} | {_key("ReadOnly", is_read_only(op)) for op in operations}
+    keys |= {_key("EventSource", f"{service}.amazonaws.com") for service in {c[1] for c in calls}}
     for caller in callers:
-        keys |= {"P" + (caller[4] or caller[2] or ""), "U" + (_username(caller) or ""), "K" + (caller[6] or "")}
+        keys |= {_key("Principal", caller[4] or caller[2]), _key("Username", _username(caller)), _key("AccessKeyId", caller[6])}
     accounts = {c[4] for c in calls}
-    for action, resource, result, _ in {d for decided in decisions for d in decided}:
+    for _, resource, result, _ in {d for decided in decisions for d in decided}:
         if result != "allowed":
-            keys.add(_DENIED)
+            keys.add(_key("Denied"))
         for account in accounts:
-            keys |= {x for r in resources_named([resource], account) for x in ("R" + r["ARN"], "T" + r["type"])}
+            keys |= _resource_keys(resources_named([resource], account))
     if any(c[11] in _DENIED_ERRORS for c in calls):
-        keys.add(_DENIED)
+        keys.add(_key("Denied"))
     return keys
 
 
@@ -95,19 +100,22 @@ def _record_keys(records: list[dict[str, Any]]) -> set[str]:
     keys: set[str] = set()
     for rec in records:
         meta = _record_meta(rec)
-        keys |= {"N" + meta["event_name"], "S" + meta["event_source"], "O" + str(meta["read_only"]),
-                 "E" + meta["event_id"], "P" + (meta["principal_arn"] or ""), "U" + (meta["username"] or ""),
-                 "K" + (meta["access_key_id"] or "")}
-        keys |= {x for r in meta["resources"] for x in ("R" + r["ARN"], "T" + r["type"])}
+        keys |= {_key("EventName", meta["event_name"]), _key("EventSource", meta["event_source"]),
+                 _key("ReadOnly", meta["read_only"]), _key("EventId", meta["event_id"]),
+                 _key("Principal", meta["principal_arn"]), _key("Username", meta["username"]),
+                 _key("AccessKeyId", meta["access_key_id"])} | _resource_keys(meta["resources"])
         if meta["denied"]:
-            keys.add(_DENIED)
+            keys.add(_key("Denied"))
     return keys
 
 
+def _resource_keys(resources: list[dict[str, str]]) -> set[str]:
+    return {k for r in resources for k in (_key("ResourceName", r["ARN"]), _key("ResourceType", r["type"]))}
+
+
 def delete_before(conn: Connection, epoch_seconds: float) -> None:
-    """Retention: whole segments whose newest event is older than the cut-off (their keys go with them)."""
-    conn.exec_driver_sql("DELETE FROM trail_segment_keys WHERE segment_id IN "
-                         "(SELECT segment_id FROM trail_segments WHERE last_time < ?)", (epoch_seconds,))
+    """Retention: whole segments whose newest event is older than the cut-off (their keys go with
+    them: ON DELETE CASCADE)."""
     conn.exec_driver_sql("DELETE FROM trail_segments WHERE last_time < ?", (epoch_seconds,))
 
 
@@ -121,7 +129,7 @@ def query(conn: Connection, *, start: float | None = None, end: float | None = N
     the lookup fields, and "record", the full CloudTrail record as JSON text."""
     low = max(x for x in (start, after[0] if after else None, float("-inf")) if x is not None)
     high = min(x for x in (end, before[0] if before else None, float("inf")) if x is not None)
-    wanted = [kind + value for kind, value in _required_keys(attribute, principal_arn, denied_only)]
+    wanted = _required_keys(attribute, principal_arn, denied_only)
 
     def matches(row: dict[str, Any]) -> bool:
         key = (row["event_time"], row["event_id"])
@@ -131,42 +139,48 @@ def query(conn: Connection, *, start: float | None = None, end: float | None = N
                 and (not denied_only or row["denied"]) and (attribute is None or _has(row, *attribute)))
 
     found: list[dict[str, Any]] = []
-    order = (lambda r: (r["event_time"], r["event_id"])) if oldest_first else (lambda r: (-r["event_time"], _desc(r["event_id"])))
     for segment_start, segment_end, rows in _segments(conn, low, high, wanted, attribute, oldest_first):
         # Spans may overlap, so stop only when no later segment can hold a better event than the last kept.
         if len(found) >= limit and (segment_start > found[-1]["event_time"] if oldest_first else segment_end < found[-1]["event_time"]):
             break
         found.extend(row for row in rows if matches(row))
-        found.sort(key=order)
+        found.sort(key=lambda r: (r["event_time"], r["event_id"]), reverse=not oldest_first)
         del found[limit:]
     for row in found:
         row["record"] = json.dumps(row.pop("item_record")(), separators=(",", ":"), default=str)
     return found
 
 
-def _required_keys(attribute: tuple[str, str] | None, principal_arn: str | None, denied_only: bool) -> list[tuple[str, str]]:
+def _required_keys(attribute: tuple[str, str] | None, principal_arn: str | None, denied_only: bool) -> list[str]:
+    """The lookup keys a matching segment must hold (an EventId is found by its place instead)."""
     out = []
-    if attribute is not None and attribute[0] in _KINDS and attribute[0] != "EventId":
-        out.append((_KINDS[attribute[0]], attribute[1]))
     if attribute is not None and attribute[0] == "ReadOnly":
-        out.append((_READ_ONLY, str(attribute[1].lower() == "true")))
+        out.append(_key("ReadOnly", attribute[1].lower() == "true"))
+    elif attribute is not None and attribute[0] in _KINDS and attribute[0] != "EventId":
+        out.append(_key(*attribute))
     if principal_arn:
-        out.append((_PRINCIPAL, principal_arn))
+        out.append(_key("Principal", principal_arn))
     if denied_only:
-        out.append((_DENIED, ""))
+        out.append(_key("Denied"))
     return out
 
 
 def _segments(conn: Connection, low: float, high: float, wanted: list[str], attribute: tuple[str, str] | None,
               oldest_first: bool) -> Iterator[tuple[float, float, list[dict[str, Any]]]]:
-    where = ["last_time >= ?", "first_time <= ?"] + [f"segment_id IN ({_HOLDING})"] * len(wanted)
-    params: list[Any] = [low if low != float("-inf") else -1e308, high if high != float("inf") else 1e308, *wanted]
+    where, params = [f"segment_id IN ({_HOLDING})"] * len(wanted), list(wanted)
+    if low > float("-inf"):
+        where.append("last_time >= ?")
+        params.append(low)
+    if high < float("inf"):
+        where.append("first_time <= ?")
+        params.append(high)
     if attribute is not None and attribute[0] == "EventId":
         place = event_place(attribute[1])
         where.append(f"(segment_id = ? OR segment_id IN ({_HOLDING}))")
-        params += [place[0] if place else -1, "E" + attribute[1]]
+        params += [place[0] if place else -1, _key("EventId", attribute[1])]
     order = "first_time ASC, segment_id ASC" if oldest_first else "last_time DESC, segment_id DESC"
-    sql = f"SELECT segment_id, first_time, last_time, events FROM trail_segments WHERE {' AND '.join(where)} ORDER BY {order}"
+    sql = (f"SELECT segment_id, first_time, last_time, events FROM trail_segments "
+           f"WHERE {' AND '.join(where) or '1'} ORDER BY {order}")
     for segment_id, first, last, text in conn.exec_driver_sql(sql, tuple(params)):
         yield first, last, [_row(segment_id, position, item) for position, item in enumerate(_events(text))]
 
@@ -186,14 +200,6 @@ def _events(text: str) -> list[Any]:
             for table, field in zip(shared, _SHARED):
                 event[field] = table[event[field]]
     return events
-
-
-def _desc(text: str) -> str:
-    """A sort key that orders strings of one length (event ids) backwards."""
-    return text.translate(_REVERSE)
-
-
-_REVERSE = str.maketrans("0123456789abcdef-", "fedcba9876543210~")
 
 
 def _has(row: dict[str, Any], key: str, value: str) -> bool:
@@ -246,13 +252,3 @@ def _record_meta(rec: dict[str, Any]) -> dict[str, Any]:
             "access_key_id": ident.get("accessKeyId") or None, "principal_arn": issuer.get("arn") or ident.get("arn"),
             "denied": rec.get("errorCode") in _DENIED_ERRORS,
             "resources": [{"type": r.get("type", ""), "ARN": r.get("ARN", "")} for r in rec.get("resources") or ()]}
-
-
-def legacy_record(text: str, shape: str) -> dict[str, Any]:
-    """The CloudTrail record of a row of the trail's first layout (migrations only)."""
-    if shape == "record":
-        return dict(json.loads(text))
-    eid, call = json.loads(text)
-    rec = record(call_from_json(call))
-    rec["eventID"] = eid
-    return rec
