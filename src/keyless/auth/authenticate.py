@@ -5,7 +5,7 @@ IAM write; session tokens carry everything sealed inside them, so they never tou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from keyless import errors
 from keyless.arn import assumed_role_arn
@@ -18,8 +18,7 @@ from keyless.store import iam as iam_store
 from keyless.store.db import Database
 
 
-@dataclass(frozen=True, slots=True)
-class Authenticated:
+class Authenticated(NamedTuple):  # one per request: a tuple is the cheapest immutable record
     caller: Caller
     signature: sigv4.SigV4Params | None  # None for anonymous requests
     signing: sigv4.SigningContext | None  # for verifying aws-chunked chunk signatures

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 from keyless.auth.principals import Caller
 from keyless.protocol.http import HttpRequest
@@ -51,3 +51,31 @@ def global_context(caller: Caller, req: HttpRequest, *, now: float, region: str,
         for key, value in (getattr(claims, "ec2", None) or {}).items():
             ctx[key] = value
     return ctx
+
+
+class GlobalContext(Mapping[str, Any]):
+    """A request's global condition keys, built when a condition, a policy variable or a handler
+    first reads one: most decisions (an Allow without conditions) never do."""
+
+    __slots__ = ("_caller", "_req", "_now", "_region", "_keys")
+
+    def __init__(self, caller: Caller, req: HttpRequest, *, now: float, region: str) -> None:
+        self._caller, self._req, self._now, self._region = caller, req, now, region
+        self._keys: dict[str, Any] | None = None
+
+    def _built(self) -> dict[str, Any]:
+        if self._keys is None:
+            self._keys = global_context(self._caller, self._req, now=self._now, region=self._region)
+        return self._keys
+
+    def __getitem__(self, key: str) -> Any:
+        return self._built()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._built().get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())

@@ -7,12 +7,16 @@ inline + attached policies, the role's boundary, and the session policies sealed
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from keyless.auth.principals import Caller
 from keyless.policy import Policy, PolicyKind, PolicySet, parse_policy
 from keyless.store import aws_managed
 from keyless.store import iam as iam_store
 from keyless.store.db import Database
+
+
+_NO_POLICIES = PolicySet(identity=(), boundary=None, session=None)
 
 
 @lru_cache(maxsize=4096)
@@ -24,25 +28,27 @@ def compiled(text: str, kind: PolicyKind, name: str = "", policy_id: str = "") -
 class PolicyResolver:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._cache: dict[tuple[str, str], tuple[int, tuple[Policy, ...], Policy | None]] = {}
+        # (owner kind, owner id[, session policy, policy ARNs]) -> (IAM generation, the set). The set
+        # itself is kept, not rebuilt per request: the engine caches its plans per set.
+        self._cache: dict[tuple[Any, ...], tuple[int, PolicySet]] = {}
 
     def policy_set(self, caller: Caller) -> PolicySet:
         if caller.owner_kind is None or caller.owner_id is None:
-            return PolicySet(identity=(), boundary=None, session=None)
-        identity, boundary = self._owner_policies(caller.owner_kind, caller.owner_id)
-        return PolicySet(identity=identity, boundary=boundary, session=self._session_policies(caller))
-
-    def _owner_policies(self, kind: str, owner_id: str) -> tuple[tuple[Policy, ...], Policy | None]:
-        key = (kind, owner_id)
+            return _NO_POLICIES
+        claims = caller.session
+        key: tuple[Any, ...] = (caller.owner_kind, caller.owner_id)
+        if claims is not None and (claims.session_policy or claims.policy_arns):
+            key += (claims.session_policy, tuple(claims.policy_arns or ()))
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == self._db.generation:
-            return hit[1], hit[2]
         generation = self._db.generation
-        identity, boundary = self.load_owner_policies(kind, owner_id)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        identity, boundary = self.load_owner_policies(caller.owner_kind, caller.owner_id)
+        policies = PolicySet(identity=identity, boundary=boundary, session=self._session_policies(caller))
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (generation, identity, boundary)
-        return identity, boundary
+        self._cache[key] = (generation, policies)
+        return policies
 
     def load_owner_policies(self, kind: str, owner_id: str) -> tuple[tuple[Policy, ...], Policy | None]:
         with self._db.read() as conn:

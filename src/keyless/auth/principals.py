@@ -22,18 +22,16 @@ class Caller:
     session: Any = None  # keyless.credentials SessionClaims for temporary credentials
     tags: tuple[tuple[str, str], ...] = ()
     extra_context: tuple[tuple[str, Any], ...] = field(default=())
+    # The caller as the policy engine sees it: built once, as every authorized request asks for it.
+    principal: Principal = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "principal", Principal(
+            arn=self.arn, principal_arn=self.principal_arn or self.arn, account=self.account, type=self.type))
 
     @property
     def is_anonymous(self) -> bool:
         return self.type == "Anonymous"
-
-    def engine_principal(self) -> Principal:
-        return Principal(
-            arn=self.arn,
-            principal_arn=self.principal_arn or self.arn,
-            account=self.account,
-            type=self.type,
-        )
 
 
 def anonymous(account: str) -> Caller:

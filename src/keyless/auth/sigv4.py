@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, NamedTuple
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from keyless import errors
@@ -98,20 +98,28 @@ class SigV4Params:
     presigned: bool = False
     expires: int | None = None  # X-Amz-Expires (presigned)
     payload_hash_header: str | None = None  # x-amz-content-sha256 as sent
+    # Derived once per parse (a header's parse is cached and reused by every request that sends it):
+    scope: str = field(init=False, repr=False, compare=False)  # date/region/service/aws4_request
+    signed_at: float = field(init=False, repr=False, compare=False)  # amz_date as epoch seconds
+    signed_names: str = field(init=False, repr=False, compare=False)  # "host;x-amz-date", as signed
 
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/{TERMINATOR}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", f"{self.date}/{self.region}/{self.service}/{TERMINATOR}")
+        object.__setattr__(self, "signed_at", self.amz_date.timestamp())
+        object.__setattr__(self, "signed_names", ";".join(self.signed_headers))
 
 
-@dataclass(frozen=True, slots=True)
-class SigningContext:
-    """What a verified request leaves behind for checking aws-chunked chunk signatures."""
+class SigningContext(NamedTuple):
+    """What a verified request leaves behind for checking aws-chunked chunk signatures. A named
+    tuple: every signed request makes one, and a tuple costs half a frozen dataclass to build."""
 
-    signing_key: bytes = field(repr=False)
+    signing_key: bytes
     timestamp: str
     scope: str
     seed_signature: str
+
+    def __repr__(self) -> str:  # the key stays out of logs and tracebacks
+        return f"SigningContext(timestamp={self.timestamp!r}, scope={self.scope!r})"
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -386,6 +394,9 @@ def _uri_encode(text: str) -> str:
 
 def canonical_headers(req: HttpRequest, signed_headers: tuple[str, ...]) -> str:
     """'name:value\\n' per signed header: values trimmed, inner whitespace runs collapsed, repeats joined by ','."""
+    merged = req.header_map
+    if len(merged) == len(req.headers):  # no header sent twice: each has one value to trim
+        return "".join([f"{name}:{' '.join(merged.get(name, '').split())}\n" for name in signed_headers])
     values: dict[str, list[str]] = {name: [] for name in signed_headers}
     for name, value in req.headers:
         found = values.get(name)
@@ -408,7 +419,7 @@ def canonical_request(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str
         canonical_uri(req.raw_path, s3=s3),
         canonical_query_string(req.query_string, presigned=params.presigned),
         canonical_headers(req, params.signed_headers),
-        ";".join(params.signed_headers),
+        params.signed_names,
         payload_hash(req, params, s3=s3),
     ))
 
@@ -477,7 +488,7 @@ def verify(req: HttpRequest, params: SigV4Params, secret_key: str, *, now: float
 
 def check_time(params: SigV4Params, *, now: float, s3: bool) -> None:
     """15 minutes of clock skew either way; S3 presigned URLs live for X-Amz-Expires instead."""
-    signed_at = params.amz_date.timestamp()
+    signed_at = params.signed_at
     if params.presigned and s3:
         expires = params.expires or 0
         if expires > MAX_PRESIGN_EXPIRES:

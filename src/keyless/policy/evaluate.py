@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from keyless.policy.context import EvalContext
 from keyless.policy.model import Policy, Statement
@@ -26,15 +27,14 @@ SESSION = "session policy"
 TRUST = "role trust policy"
 
 ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny"
-_EMPTY: Mapping[str, Any] = {}
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    action: str
+class Request(NamedTuple):  # Request and Decision are named tuples: one of each per decision,
+    action: str              # and a tuple costs half a frozen dataclass to build
     resource: str
     principal: Principal
-    context: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    context: Mapping[str, Any] = _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +71,7 @@ class MatchedStatement:
                    (statement.start.line, statement.start.column), (statement.end.line, statement.end.column))
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     result: str  # allowed | explicitDeny | implicitDeny
     denied_by: str | None
     statements: tuple[Statement, ...]  # the statements that decided it

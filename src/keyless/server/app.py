@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from keyless import __version__, errors, ids
 from keyless.auth import sigv4
 from keyless.auth.chunked import IncompleteBody
-from keyless.auth.context import global_context
+from keyless.auth.context import GlobalContext
 from keyless.policy import Request, evaluate
 from keyless.protocol import protocol_for
 from keyless.protocol.form import form_params
@@ -95,10 +95,10 @@ class KeylessApp:
             return
         if scope["type"] != "http":
             return
-        req = _request_from_scope(scope)
+        req, header_bytes = _request_from_scope(scope)
         if req.raw_path.startswith("/_keyless/"):
             resp = self._local(req)
-        elif _headers_too_large(scope["headers"]):
+        elif header_bytes > MAX_HEADER_SECTION:
             resp = self._refused(routing.service_from_signature(req), RequestHeaderSectionTooLarge(
                 "Your request header section exceeds the maximum allowed size.", MaxSizeAllowed=str(MAX_HEADER_LINE)),
                 ids.request_id())
@@ -162,7 +162,7 @@ class KeylessApp:
         served.ctx = ctx = RequestContext(
             state=state, caller=caller, request=req, operation=op.name, request_id=request_id,
             region=region, service=service.name,
-            context_keys=global_context(caller, req, now=state.clock.time(), region=region),
+            context_keys=GlobalContext(caller, req, now=state.clock.time(), region=region),
             signature=auth.signature, signing=auth.signing,
         )
         served.params = params = proto.parse(op, req)
@@ -209,7 +209,7 @@ class KeylessApp:
         if not targets:
             return
         policies = self.state.policies.policy_set(ctx.caller)
-        principal = ctx.caller.engine_principal()
+        principal = ctx.caller.principal
         for target in targets:
             context = {**ctx.context_keys, **target.context} if target.context else ctx.context_keys
             decision = evaluate(
@@ -253,27 +253,28 @@ def _form_or_none(req: HttpRequest) -> dict[str, str] | None:
         return None
 
 
-def _request_from_scope(scope: dict[str, Any]) -> HttpRequest:
+def _request_from_scope(scope: dict[str, Any]) -> tuple[HttpRequest, int]:
+    """The request, and the size of its header section (past MAX_HEADER_SECTION if any one line is
+    over MAX_HEADER_LINE). One pass over the headers also builds the map every later step reads."""
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     if "?" in path:  # some servers include the query in raw_path
         path = path.split("?", 1)[0]
-    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+    headers: list[tuple[str, str]] = []
+    merged: dict[str, str] = {}
+    size = 0
+    for raw_name, raw_value in scope["headers"]:
+        line = len(raw_name) + 2 + len(raw_value)
+        size += line if line <= MAX_HEADER_LINE else MAX_HEADER_SECTION + 1
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers.append((name, value))
+        merged[name] = f"{merged[name]},{value}" if name in merged else value
     client = scope.get("client")
-    return HttpRequest(
+    req = HttpRequest(
         method=scope["method"], raw_path=path, query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=headers, client_ip=client[0] if client else "127.0.0.1",
+        headers=headers, client_ip=client[0] if client else "127.0.0.1", _header_map=merged,
     )
-
-
-def _headers_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
-    total = 0
-    for name, value in headers:
-        line = len(name) + 2 + len(value)
-        if line > MAX_HEADER_LINE:
-            return True
-        total += line
-    return total > MAX_HEADER_SECTION
+    return req, size
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple
 
 from botocore import xform_name
 
@@ -24,13 +24,16 @@ if TYPE_CHECKING:
     from keyless.server.state import AppState
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One authorization question: may the caller do `action` on `resource`?"""
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
+
+
+class Target(NamedTuple):
+    """One authorization question: may the caller do `action` on `resource`? (A named tuple: the
+    access maps make one or more per request.)"""
 
     action: str
     resource: str
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = _NO_CONTEXT  # shared: most targets add no condition keys
     resource_policy: Policy | None = None
     resource_account: str | None = None
 
@@ -44,7 +47,7 @@ class RequestContext:
     request_id: str
     region: str
     service: str
-    context_keys: dict[str, Any] = field(default_factory=dict)
+    context_keys: Mapping[str, Any] = field(default_factory=dict)  # the global condition keys
     # Every decision taken, as plain text (action, resource, result, reason), for the trail.
     decisions: list[tuple[str, str, str, str]] = field(default_factory=list)
     signature: Any = None  # keyless.auth.sigv4.SigV4Params of a signed request (S3 condition keys)

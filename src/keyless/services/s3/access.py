@@ -136,7 +136,7 @@ def object_target(ctx: RequestContext, bucket: Bucket, action: str, key: str) ->
 def decide(ctx: RequestContext, target: Target) -> Decision:
     """The engine's answer for one target, exactly as the pipeline asks it (not recorded)."""
     context = {**ctx.context_keys, **target.context}
-    request = Request(target.action, target.resource, ctx.caller.engine_principal(), context)
+    request = Request(target.action, target.resource, ctx.caller.principal, context)
     return evaluate(request, ctx.state.policies.policy_set(ctx.caller), target.resource_policy,
                     resource_account=target.resource_account or ctx.account)
 

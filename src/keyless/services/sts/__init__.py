@@ -15,4 +15,5 @@ OPERATIONS = ["GetCallerIdentity", "GetSessionToken", "AssumeRole", "DecodeAutho
 
 
 def service(state: AppState) -> Service:
-    return Service.from_module("sts", handlers, OPERATIONS, access)
+    # GetCallerIdentity answers from the caller alone (its user id names its ARN and account).
+    return Service.from_module("sts", handlers, OPERATIONS, access, cacheable_reads=frozenset({"GetCallerIdentity"}))

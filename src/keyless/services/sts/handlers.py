@@ -101,7 +101,7 @@ def _trusting_role(ctx: RequestContext, role_arn: str, params: dict[str, Any]) -
     policies = ctx.state.policies.policy_set(ctx.caller)
     # Passing session tags is its own permission: the trust policy must also allow sts:TagSession.
     for action in ("sts:AssumeRole", "sts:TagSession") if tags else ("sts:AssumeRole",):
-        request = Request(action=action, resource=role_arn, principal=ctx.caller.engine_principal(), context=context)
+        request = Request(action=action, resource=role_arn, principal=ctx.caller.principal, context=context)
         decision = evaluate_trust(request, trust, policies, role_account=role["account"])
         enforce(ctx, access_denied, decision, Target(action, role_arn))
     return role
