@@ -236,3 +236,37 @@ def test_decode_authorization_message_of_an_ec2_denial(server: Server) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as denied:
         server.client("sts", **creds).decode_authorization_message(EncodedMessage=encoded)
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_get_caller_identity_answers_each_session_as_itself(server: Server) -> None:
+    # GetCallerIdentity is a cached read: two sessions of one role must not share an answer.
+    role = _make_role(server, "twins", _trust({"AWS": ACCOUNT}))
+    sts = server.client("sts")
+    for session in ("first", "second", "first"):
+        creds = sts.assume_role(RoleArn=role["Arn"], RoleSessionName=session)["Credentials"]
+        out = _session_client(server, "sts", creds).get_caller_identity()
+        assert out["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/twins/{session}"
+        assert out["UserId"] == f"{role['RoleId']}:{session}"
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
+
+
+def test_managed_session_policy_follows_its_default_version(server: Server) -> None:
+    # A session's PolicyArns are resolved once per IAM generation: a new default version applies
+    # to the next request of a session issued before it.
+    iam = server.client("iam")
+    role = _make_role(server, "scoped", _trust({"AWS": ACCOUNT}))
+    iam.put_role_policy(RoleName="scoped", PolicyName="all-iam", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    limit = iam.create_policy(PolicyName="session-limit", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]}))["Policy"]
+    creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="ss",
+                                             PolicyArns=[{"arn": limit["Arn"]}])["Credentials"]
+    session = _session_client(server, "iam", creds)
+    assert session.get_role(RoleName="scoped")["Role"]["RoleName"] == "scoped"
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        session.list_roles()
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    assert "session policy" in exc.value.response["Error"]["Message"]
+    iam.create_policy_version(PolicyArn=limit["Arn"], SetAsDefault=True, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoles"], "Resource": "*"}]}))
+    assert any(r["RoleName"] == "scoped" for r in session.list_roles()["Roles"])

@@ -59,6 +59,8 @@ def _is_form(req: HttpRequest) -> bool:
 
 
 def build_tree(flat: dict[str, str]) -> Tree:
+    if "." not in "".join(flat):  # no nested key (GetRole, AssumeRole...): the tree is the form itself
+        return dict(flat)
     root: Tree = {}
     for key, value in flat.items():
         parts = key.split(".")

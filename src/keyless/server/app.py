@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -260,15 +261,16 @@ def _request_from_scope(scope: dict[str, Any]) -> tuple[HttpRequest, int]:
     path = raw_path.decode("latin-1") if raw_path else scope["path"]
     if "?" in path:  # some servers include the query in raw_path
         path = path.split("?", 1)[0]
-    headers: list[tuple[str, str]] = []
-    merged: dict[str, str] = {}
-    size = 0
-    for raw_name, raw_value in scope["headers"]:
-        line = len(raw_name) + 2 + len(raw_value)
-        size += line if line <= MAX_HEADER_LINE else MAX_HEADER_SECTION + 1
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers.append((name, value))
-        merged[name] = f"{merged[name]},{value}" if name in merged else value
+    raw = scope["headers"]
+    size = sum(map(len, chain.from_iterable(raw))) + 2 * len(raw)
+    if size > MAX_HEADER_LINE and any(len(name) + 2 + len(value) > MAX_HEADER_LINE for name, value in raw):
+        size = MAX_HEADER_SECTION + 1
+    headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+    merged = dict(headers)
+    if len(merged) < len(headers):  # a header sent more than once: its values joined with ','
+        merged = {}
+        for name, value in headers:
+            merged[name] = f"{merged[name]},{value}" if name in merged else value
     client = scope.get("client")
     req = HttpRequest(
         method=scope["method"], raw_path=path, query_string=scope.get("query_string", b"").decode("latin-1"),

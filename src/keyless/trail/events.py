@@ -43,13 +43,13 @@ class Decided:
 def decided(action: str, resource: str, decision: Any) -> tuple[str, str, str, str]:
     """A decision as plain text: (action, resource, result, reason)."""
     if decision.allowed:  # the cheap answer; the full explanation re-walks policies, so only denials get it
-        return _allowed(action, resource, decision.result,
-                        tuple(sorted({s.policy.policy_id or s.policy.name for s in decision.statements})))
+        return _allowed(action, resource, decision.result, decision.statements)
     return action, resource, decision.result, str(decision.explanation)
 
 
 @lru_cache(maxsize=4096)  # one tuple for a decision that repeats: the trail's pickle sends it once per batch
-def _allowed(action: str, resource: str, result: str, sources: tuple[str, ...]) -> tuple[str, str, str, str]:
+def _allowed(action: str, resource: str, result: str, statements: tuple[Any, ...]) -> tuple[str, str, str, str]:
+    sources = sorted({s.policy.policy_id or s.policy.name for s in statements})
     return action, resource, result, f"allowed by {', '.join(sources)}" if sources else "allowed"
 
 
