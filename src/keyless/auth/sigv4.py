@@ -141,9 +141,10 @@ def parse_authorization(req: HttpRequest, *, s3: bool | None = None) -> SigV4Par
 
 
 def _parse_header(req: HttpRequest, auth: str, s3: bool | None) -> SigV4Params:
-    raw_date = req.header("x-amz-date")
-    return _header_params(auth, raw_date, None if raw_date is not None else req.header("date"), s3,
-                          req.header("x-amz-security-token"), req.header("x-amz-content-sha256"))
+    headers = req.header_map
+    raw_date = headers.get("x-amz-date")
+    return _header_params(auth, raw_date, None if raw_date is not None else headers.get("date"), s3,
+                          headers.get("x-amz-security-token"), headers.get("x-amz-content-sha256"))
 
 
 @lru_cache(maxsize=4096)
@@ -414,19 +415,16 @@ def payload_hash(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:
 
 
 def canonical_request(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:
-    return "\n".join((
-        req.method.upper(),
-        canonical_uri(req.raw_path, s3=s3),
-        canonical_query_string(req.query_string, presigned=params.presigned),
-        canonical_headers(req, params.signed_headers),
-        params.signed_names,
-        payload_hash(req, params, s3=s3),
-    ))
+    uri = "/" if req.raw_path == "/" else canonical_uri(req.raw_path, s3=s3)  # "/": every query-protocol call
+    query = canonical_query_string(req.query_string, presigned=params.presigned) if req.query_string else ""
+    return (f"{req.method.upper()}\n{uri}\n{query}\n{canonical_headers(req, params.signed_headers)}\n"
+            f"{params.signed_names}\n{payload_hash(req, params, s3=s3)}")
 
 
 def string_to_sign(params: SigV4Params, canonical: str) -> str:
-    digest = sha256_hex(canonical.encode("utf-8"))
-    return f"{ALGORITHM}\n{params.timestamp}\n{params.scope}\n{digest}"
+    digest = _SHA256.copy()
+    digest.update(canonical.encode("utf-8"))
+    return f"{ALGORITHM}\n{params.timestamp}\n{params.scope}\n{digest.hexdigest()}"
 
 
 @lru_cache(maxsize=512)
@@ -477,7 +475,8 @@ def verify(req: HttpRequest, params: SigV4Params, secret_key: str, *, now: float
     verifying aws-chunked chunk signatures.
     """
     check_time(params, now=now, s3=s3)
-    _check_payload_header(req, params, s3=s3)
+    if params.payload_hash_header is not None or s3:
+        _check_payload_header(req, params, s3=s3)
     canonical = canonical_request(req, params, s3=s3)
     to_sign = string_to_sign(params, canonical)
     key = signing_key(secret_key, params.date, params.region, params.service)
