@@ -41,6 +41,12 @@ def form_params(req: HttpRequest) -> dict[str, str]:
 def _decode_into(text: str, params: dict[str, str]) -> None:
     """application/x-www-form-urlencoded (as urllib's parse_qsl with blank values kept, strict
     UTF-8), with a fast path for the common unescaped key."""
+    if "%" not in text and "+" not in text:  # nothing escaped (GetRole, GetCallerIdentity...): pairs as they are
+        for part in text.split("&"):
+            if part:
+                key, _, value = part.partition("=")
+                params[key] = value
+        return
     for part in text.split("&"):
         if part:
             key, _, value = part.partition("=")
