@@ -80,13 +80,19 @@ def keyless_server(*extra: str) -> Iterator[tuple[str, Path]]:
 
 @contextmanager
 def bare_server() -> Iterator[str]:
-    """The baseline: a bare ASGI app answering a fixed 200, under the uvicorn settings keyless runs
-    with (keyless.server.uvicorn_config: httptools, uvloop, no access log, no proxy headers, no
-    server header)."""
+    """The baseline: a bare ASGI app answering a fixed 200."""
+    with asgi_server("bench.bare_app:app") as url:
+        yield url
+
+
+@contextmanager
+def asgi_server(app: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """An ASGI app ("module:attribute") under the uvicorn settings keyless runs with
+    (keyless.server.uvicorn_config: httptools, uvloop, no access log, no proxy headers, no server header)."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port), "--http", "httptools",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--http", "httptools",
                              "--loop", "uvloop", "--no-access-log", "--log-level", "warning", "--no-proxy-headers",
-                             "--no-server-header"], cwd=ROOT)
+                             "--no-server-header"], cwd=ROOT, env={**os.environ, **(env or {})})
     try:
         _wait(f"http://127.0.0.1:{port}/", proc)
         SERVER_PIDS[f"http://127.0.0.1:{port}"] = proc.pid

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
-from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator
+from contextlib import ExitStack
+from typing import Any
 
 from botocore.credentials import Credentials
 
-from bench._harness import ROOT, SERVER_PIDS, _wait, bare_server, cpu_seconds, free_port, wrk
+from bench._harness import SERVER_PIDS, asgi_server, bare_server, cpu_seconds, wrk
 from bench.signed_requests import signed
 from keyless import ids
 from keyless.auth import sigv4
@@ -65,29 +63,15 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@contextmanager
-def _floor_server(verify: bool) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.auth_floor:app", "--port", str(port), "--http", "httptools",
-                             "--loop", "uvloop", "--no-access-log", "--log-level", "warning", "--no-proxy-headers",
-                             "--no-server-header"], cwd=ROOT, env={**os.environ, "AUTH_FLOOR_VERIFY": "1" if verify else "0"})
-    try:
-        _wait(f"http://127.0.0.1:{port}/", proc)
-        SERVER_PIDS[f"http://127.0.0.1:{port}"] = proc.pid
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each app keeps its best")
     args = parser.parse_args()
     with ExitStack() as stack:
-        urls = {"bare": stack.enter_context(bare_server()), "request id": stack.enter_context(_floor_server(False)),
-                "+ SigV4": stack.enter_context(_floor_server(True))}
+        urls = {"bare": stack.enter_context(bare_server()),
+                "request id": stack.enter_context(asgi_server("bench.auth_floor:app", {"AUTH_FLOOR_VERIFY": "0"})),
+                "+ SigV4": stack.enter_context(asgi_server("bench.auth_floor:app", {"AUTH_FLOOR_VERIFY": "1"}))}
         best = {name: (0.0, 0.0) for name in urls}  # (req/s, CPU µs per request)
         for _ in range(args.rounds):
             for name, url in urls.items():
