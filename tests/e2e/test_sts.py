@@ -152,15 +152,24 @@ def test_invalid_session_name_is_validation_error(server: Server) -> None:
 
 
 def test_session_policy_narrows_the_role(server: Server) -> None:
-    role = _make_role(server, "wide", _trust({"AWS": ACCOUNT}))
-    server.client("iam").put_role_policy(RoleName="wide", PolicyName="all-iam", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    role = _all_iam_role(server, "wide")
     narrow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]})
     creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="nn", Policy=narrow)["Credentials"]
-    iam = _session_client(server, "iam", creds)
-    assert iam.get_role(RoleName="wide")["Role"]["RoleName"] == "wide"
+    _assert_only_get_role(_session_client(server, "iam", creds), "wide")
+
+
+def _all_iam_role(server: Server, name: str) -> dict[str, Any]:
+    role = _make_role(server, name, _trust({"AWS": ACCOUNT}))
+    server.client("iam").put_role_policy(RoleName=name, PolicyName="all-iam", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    return role
+
+
+def _assert_only_get_role(session_iam: Any, role_name: str) -> None:
+    """The session may GetRole and nothing else: ListRoles is denied by its session policy."""
+    assert session_iam.get_role(RoleName=role_name)["Role"]["RoleName"] == role_name
     with pytest.raises(botocore.exceptions.ClientError) as exc:
-        iam.list_roles()
+        session_iam.list_roles()
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
     assert "session policy" in exc.value.response["Error"]["Message"]
 
@@ -254,19 +263,13 @@ def test_managed_session_policy_follows_its_default_version(server: Server) -> N
     # A session's PolicyArns are resolved once per IAM generation: a new default version applies
     # to the next request of a session issued before it.
     iam = server.client("iam")
-    role = _make_role(server, "scoped", _trust({"AWS": ACCOUNT}))
-    iam.put_role_policy(RoleName="scoped", PolicyName="all-iam", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}))
+    role = _all_iam_role(server, "scoped")
     limit = iam.create_policy(PolicyName="session-limit", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*"}]}))["Policy"]
     creds = server.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="ss",
                                              PolicyArns=[{"arn": limit["Arn"]}])["Credentials"]
     session = _session_client(server, "iam", creds)
-    assert session.get_role(RoleName="scoped")["Role"]["RoleName"] == "scoped"
-    with pytest.raises(botocore.exceptions.ClientError) as exc:
-        session.list_roles()
-    assert exc.value.response["Error"]["Code"] == "AccessDenied"
-    assert "session policy" in exc.value.response["Error"]["Message"]
+    _assert_only_get_role(session, "scoped")
     iam.create_policy_version(PolicyArn=limit["Arn"], SetAsDefault=True, PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:GetRole", "iam:ListRoles"], "Resource": "*"}]}))
     assert any(r["RoleName"] == "scoped" for r in session.list_roles()["Roles"])
