@@ -397,13 +397,18 @@ def canonical_headers(req: HttpRequest, signed_headers: tuple[str, ...]) -> str:
     """'name:value\\n' per signed header: values trimmed, inner whitespace runs collapsed, repeats joined by ','."""
     merged = req.header_map
     if len(merged) == len(req.headers):  # no header sent twice: each has one value to trim
-        return "".join([f"{name}:{' '.join(merged.get(name, '').split())}\n" for name in signed_headers])
+        return "".join([_header_line(name, merged.get(name, "")) for name in signed_headers])
     values: dict[str, list[str]] = {name: [] for name in signed_headers}
     for name, value in req.headers:
         found = values.get(name)
         if found is not None:
             found.append(" ".join(value.split()))
     return "".join(f"{name}:{','.join(values[name])}\n" for name in signed_headers)
+
+
+@lru_cache(maxsize=2048)  # a client sends the same host, content type and date (for a second) again and again
+def _header_line(name: str, value: str) -> str:
+    return f"{name}:{' '.join(value.split())}\n"
 
 
 def payload_hash(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:

@@ -47,9 +47,9 @@ class HttpRequest:
 
     @property
     def header_map(self) -> dict[str, str]:
-        self.header("")
-        assert self._header_map is not None
-        return self._header_map
+        if self._header_map is None:
+            self.header("")
+        return self._header_map  # type: ignore[return-value]  # header() has built it
 
     @property
     def query(self) -> list[tuple[str, str]]:
