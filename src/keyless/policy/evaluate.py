@@ -30,8 +30,11 @@ ALLOWED, EXPLICIT_DENY, IMPLICIT_DENY = "allowed", "explicitDeny", "implicitDeny
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-class Request(NamedTuple):  # Request and Decision are named tuples: one of each per decision,
-    action: str              # and a tuple costs half a frozen dataclass to build
+class Request(NamedTuple):
+    """One question for the engine. Request and Decision are named tuples, not frozen dataclasses:
+    one of each is made per decision, and a tuple costs half as much to build."""
+
+    action: str
     resource: str
     principal: Principal
     context: Mapping[str, Any] = _EMPTY

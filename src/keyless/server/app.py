@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from keyless import __version__, errors, ids
