@@ -120,3 +120,13 @@ def test_segments_with_keys_in_a_text_column_are_migrated_to_the_key_index(tmp_p
     assert "lookup_keys" not in columns and "EGetRole" not in keys and "NGetRole" in keys
     assert by_name["record"] == by_user["record"] == by_resource["record"]
     assert db.schema_version == len(migrations.MIGRATIONS)
+
+
+def test_equal_user_agents_are_queued_as_one_object() -> None:
+    # Each request decodes its own copy of the header; queued as one object, a batch pickles it once.
+    from keyless.trail.events import _shared_text
+
+    first, second = "aws-cli/2.15 md/command#iam.get-role", "".join(["aws-cli/2.15 md/", "command#iam.get-role"])
+    assert first is not second
+    assert _shared_text(first) is _shared_text(second) is first
+    assert _shared_text("boto3/1.35") == "boto3/1.35" and _shared_text("boto3/1.35") is not first

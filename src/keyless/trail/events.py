@@ -82,10 +82,24 @@ def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output
     at its first pass)."""
     req = ctx.request
     return (time, ctx.service, ctx.operation, ctx.region, ctx.account, ctx.request_id, _snapshot_values(ctx.caller),
-            req.client_ip, req.header("user-agent") or "", params or {},
+            req.client_ip, _shared_text(req.header("user-agent") or ""), params or {},
             output if error is None and not is_read_only(ctx.operation) else None,
             error.code if error is not None else None, error.message if error is not None else None,
             tuple(ctx.decisions), enforce)
+
+
+def _shared_text(text: str) -> str:
+    """One object per distinct value: a batch pickles a repeated user agent once (each request
+    decodes its own copy, and pickling a fresh copy per event doubled the feeder's work)."""
+    shared = _texts.get(text)
+    if shared is None:
+        if len(_texts) >= 1024:
+            _texts.clear()
+        shared = _texts[text] = text
+    return shared
+
+
+_texts: dict[str, str] = {}
 
 
 _CALL_FIELDS = ("time", "service", "operation", "region", "account", "request_id", "caller", "source_ip", "user_agent",
