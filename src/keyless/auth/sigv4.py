@@ -420,16 +420,13 @@ def payload_hash(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:
 
 
 def canonical_request(req: HttpRequest, params: SigV4Params, *, s3: bool) -> str:
-    uri = "/" if req.raw_path == "/" else canonical_uri(req.raw_path, s3=s3)  # "/": every query-protocol call
-    query = canonical_query_string(req.query_string, presigned=params.presigned) if req.query_string else ""
-    return (f"{req.method.upper()}\n{uri}\n{query}\n{canonical_headers(req, params.signed_headers)}\n"
-            f"{params.signed_names}\n{payload_hash(req, params, s3=s3)}")
+    return (f"{req.method.upper()}\n{canonical_uri(req.raw_path, s3=s3)}\n"
+            f"{canonical_query_string(req.query_string, presigned=params.presigned)}\n"
+            f"{canonical_headers(req, params.signed_headers)}\n{params.signed_names}\n{payload_hash(req, params, s3=s3)}")
 
 
 def string_to_sign(params: SigV4Params, canonical: str) -> str:
-    digest = _SHA256.copy()
-    digest.update(canonical.encode("utf-8"))
-    return f"{ALGORITHM}\n{params.timestamp}\n{params.scope}\n{digest.hexdigest()}"
+    return f"{ALGORITHM}\n{params.timestamp}\n{params.scope}\n{sha256_hex(canonical.encode('utf-8'))}"
 
 
 @lru_cache(maxsize=512)
@@ -480,8 +477,7 @@ def verify(req: HttpRequest, params: SigV4Params, secret_key: str, *, now: float
     verifying aws-chunked chunk signatures.
     """
     check_time(params, now=now, s3=s3)
-    if params.payload_hash_header is not None or s3:
-        _check_payload_header(req, params, s3=s3)
+    _check_payload_header(req, params, s3=s3)
     canonical = canonical_request(req, params, s3=s3)
     to_sign = string_to_sign(params, canonical)
     key = signing_key(secret_key, params.date, params.region, params.service)

@@ -41,16 +41,11 @@ def form_params(req: HttpRequest) -> dict[str, str]:
 def _decode_into(text: str, params: dict[str, str]) -> None:
     """application/x-www-form-urlencoded (as urllib's parse_qsl with blank values kept, strict
     UTF-8), with shortcuts for a body with nothing escaped and for each unescaped name or value."""
-    if "%" not in text and "+" not in text:  # nothing escaped (GetRole, GetCallerIdentity...): pairs as they are
-        for part in text.split("&"):
-            if part:
-                key, _, value = part.partition("=")
-                params[key] = value
-        return
+    escaped = "%" in text or "+" in text  # most bodies escape nothing: their pairs are taken as they are
     for part in text.split("&"):
         if part:
             key, _, value = part.partition("=")
-            params[_unquote(key)] = _unquote(value)
+            params[_unquote(key) if escaped else key] = _unquote(value) if escaped else value
 
 
 def _unquote(text: str) -> str:

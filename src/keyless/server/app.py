@@ -180,7 +180,8 @@ class KeylessApp:
                            served: _Served) -> HttpResponse:
         """A read whose answer depends only on IAM state, caller and input: its output and its wire
         bytes are kept until the next IAM write, and each hit only splices in its own request id."""
-        key = (ctx.service, ctx.operation, ctx.caller.user_id, repr(sorted(params.items())))
+        # The caller by id and ARN: all GetCallerIdentity answers with, and all an IAM read can depend on.
+        key = (ctx.service, ctx.operation, ctx.caller.user_id, ctx.caller.arn, repr(sorted(params.items())))
         generation = self.state.db.generation
         hit = self._reads.get(key)
         if hit is None or hit.generation != generation:

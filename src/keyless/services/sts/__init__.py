@@ -15,5 +15,5 @@ OPERATIONS = ["GetCallerIdentity", "GetSessionToken", "AssumeRole", "DecodeAutho
 
 
 def service(state: AppState) -> Service:
-    # GetCallerIdentity answers from the caller alone (its user id names its ARN and account).
+    # GetCallerIdentity answers from the caller alone, which the read cache keys by user id and ARN.
     return Service.from_module("sts", handlers, OPERATIONS, access, cacheable_reads=frozenset({"GetCallerIdentity"}))
