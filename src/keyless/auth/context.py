@@ -63,6 +63,11 @@ class GlobalContext(Mapping[str, Any]):
         self._caller, self._req, self._now, self._region = caller, req, now, region
         self._keys: dict[str, Any] | None = None
 
+    @property
+    def built(self) -> bool:
+        """Whether anything has read a key yet (a decision that never did holds for any context)."""
+        return self._keys is not None
+
     def _built(self) -> dict[str, Any]:
         if self._keys is None:
             self._keys = global_context(self._caller, self._req, now=self._now, region=self._region)

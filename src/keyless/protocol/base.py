@@ -43,6 +43,9 @@ class Protocol(ABC):
 
     name: ClassVar[str]  # botocore protocol name: query, ec2, json, rest-xml
     check_enums: ClassVar[bool] = True  # whether model enum sets are enforced by the wire layer
+    # Whether a request's whole input is its method, path, query string, content type and body
+    # (no input in other headers): then those bytes can stand for the parsed input.
+    form_input: ClassVar[bool] = False
 
     def __init__(self, service_model: ServiceModel) -> None:
         self.service_model = service_model

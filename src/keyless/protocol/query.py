@@ -35,6 +35,7 @@ XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 class QueryProtocol(Protocol):
     name = "query"
+    form_input = True
     reader = FormReader(ec2=False)
     writer = XmlWriter(list_item="member")
     content_type = "text/xml"

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from keyless import __version__, errors, ids
 from keyless.auth import sigv4
+from keyless.auth.authenticate import Authenticated
 from keyless.auth.chunked import IncompleteBody
 from keyless.auth.context import GlobalContext
 from keyless.policy import Request, evaluate
@@ -68,17 +69,21 @@ _MARK_BYTES = _REQUEST_ID_MARK.encode()
 
 
 @dataclass(frozen=True, slots=True)
-class _CachedRead:
+class _Answer:
+    """A cacheable read answered before: what its input parsed to, what the engine decided and
+    the wire bytes, kept until the next IAM write."""
+
     generation: int
+    operation: str
+    params: dict[str, Any]
+    # None when a decision read the request's context (a condition, a policy variable, a resource
+    # tag): then each request is authorized again. Otherwise the decisions are a function of the
+    # credentials, the input and IAM state, all of which the key and the generation pin.
+    decisions: tuple[tuple[str, str, str, str], ...] | None
     output: dict[str, Any]
     status: int
     headers: tuple[tuple[str, str], ...]
     body_parts: tuple[bytes, ...]  # the body split where the request id goes
-
-    @classmethod
-    def of(cls, generation: int, output: dict[str, Any], resp: HttpResponse) -> _CachedRead:
-        assert isinstance(resp.body, bytes)  # query protocol responses are never streamed
-        return cls(generation, output, resp.status, tuple(resp.headers), tuple(resp.body.split(_MARK_BYTES)))
 
     def response(self, request_id: str) -> HttpResponse:
         headers = [(name, request_id if value == _REQUEST_ID_MARK else value) for name, value in self.headers]
@@ -88,7 +93,7 @@ class _CachedRead:
 class KeylessApp:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self._reads: dict[tuple[str, ...], _CachedRead] = {}
+        self._answers: dict[tuple[Any, ...], _Answer] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -150,6 +155,10 @@ class KeylessApp:
         auth = state.authenticator.authenticate(req, s3=is_s3)
         if auth.signature is not None:
             sigv4.check_service(auth.signature, service.name, s3=is_s3)
+            if proto.form_input and service.cacheable_reads:
+                answer = self._answers.get(_answer_key(service.name, req, auth.signature.access_key_id))
+                if answer is not None and answer.generation == state.db.generation:
+                    return self._replay(answer, req, auth, service, request_id, served)
         caller = auth.caller
         op = proto.match_operation(req)
         if is_s3:
@@ -159,39 +168,52 @@ class KeylessApp:
                 req.body = await _read_body(receive, MAX_CONTROL_BODY)
         if caller.is_anonymous and not is_s3 and op.name not in service.allow_anonymous:
             raise errors.MissingAuthenticationToken("Request is missing Authentication Token")
-        region = state.settings.region
-        served.ctx = ctx = RequestContext(
-            state=state, caller=caller, request=req, operation=op.name, request_id=request_id,
-            region=region, service=service.name,
-            context_keys=GlobalContext(caller, req, now=state.clock.time(), region=region),
-            signature=auth.signature, signing=auth.signing,
-        )
+        served.ctx = ctx = self._context(req, auth, op.name, service, request_id)
         served.params = params = proto.parse(op, req)
         self.authorize(ctx, service, service.access(ctx, params))
         handler = service.handlers.get(op.name)
         if handler is None:
             raise errors.NotImplementedOperation(f"{op.name} is not implemented by keyless yet.")
-        if op.name in service.cacheable_reads:
-            return await self._cached_read(proto, op, handler, ctx, params, served)
         served.output = output = await call_handler(handler, ctx, params) or {}
+        if auth.signature is not None and proto.form_input and op.name in service.cacheable_reads:
+            return self._keep(proto, op, ctx, params, output, auth.signature.access_key_id)
         return proto.serialize(op, output, request_id)
 
-    async def _cached_read(self, proto: Any, op: Any, handler: Any, ctx: RequestContext, params: dict[str, Any],
-                           served: _Served) -> HttpResponse:
-        """A read whose answer depends only on IAM state, caller and input: its output and its wire
-        bytes are kept until the next IAM write, and each hit only splices in its own request id."""
-        # The caller by id and ARN: all GetCallerIdentity answers with, and all an IAM read can depend on.
-        key = (ctx.service, ctx.operation, ctx.caller.user_id, ctx.caller.arn, repr(sorted(params.items())))
-        generation = self.state.db.generation
-        hit = self._reads.get(key)
-        if hit is None or hit.generation != generation:
-            output = await call_handler(handler, ctx, params) or {}
-            hit = _CachedRead.of(generation, output, proto.serialize(op, output, _REQUEST_ID_MARK))
-            if len(self._reads) > 20_000:
-                self._reads.clear()
-            self._reads[key] = hit
-        served.output = hit.output
-        return hit.response(ctx.request_id)
+    def _context(self, req: HttpRequest, auth: Authenticated, operation: str, service: Service,
+                 request_id: str) -> RequestContext:
+        state, region = self.state, self.state.settings.region
+        return RequestContext(
+            state=state, caller=auth.caller, request=req, operation=operation, request_id=request_id,
+            region=region, service=service.name,
+            context_keys=GlobalContext(auth.caller, req, now=state.clock.time(), region=region),
+            signature=auth.signature, signing=auth.signing,
+        )
+
+    def _keep(self, proto: Any, op: Any, ctx: RequestContext, params: dict[str, Any], output: dict[str, Any],
+              access_key_id: str) -> HttpResponse:
+        """A read whose answer depends only on IAM state, the credentials and the input: kept with
+        its wire bytes, so the same request again skips parsing and the handler (and the engine,
+        when no decision read the request's context), and only splices in its own request id."""
+        resp = proto.serialize(op, output, _REQUEST_ID_MARK)
+        assert isinstance(resp.body, bytes)  # query protocol responses are never streamed
+        keys = ctx.context_keys
+        context_free = isinstance(keys, GlobalContext) and not keys.built
+        answer = _Answer(self.state.db.generation, op.name, params, tuple(ctx.decisions) if context_free else None,
+                         output, resp.status, tuple(resp.headers), tuple(resp.body.split(_MARK_BYTES)))
+        if len(self._answers) >= 10_000:
+            self._answers.clear()
+        self._answers[_answer_key(ctx.service, ctx.request, access_key_id)] = answer
+        return answer.response(ctx.request_id)
+
+    def _replay(self, answer: _Answer, req: HttpRequest, auth: Authenticated, service: Service, request_id: str,
+                served: _Served) -> HttpResponse:
+        served.ctx = ctx = self._context(req, auth, answer.operation, service, request_id)
+        served.params, served.output = answer.params, answer.output
+        if answer.decisions is None:
+            self.authorize(ctx, service, service.access(ctx, answer.params))
+        else:
+            ctx.decisions.extend(answer.decisions)
+        return answer.response(request_id)
 
     def _refused(self, service_name: str | None, error: errors.AwsError, request_id: str) -> HttpResponse:
         """An error before the request was read whole; the connection closes, as its body may be unread."""
@@ -253,6 +275,14 @@ def _form_or_none(req: HttpRequest) -> dict[str, str] | None:
         return form_params(req)
     except errors.AwsError:
         return None
+
+
+def _answer_key(service: str, req: HttpRequest, access_key_id: str) -> tuple[Any, ...]:
+    """Everything a form-protocol read's answer depends on besides IAM state: its whole input (the
+    form in the query string or the body, read as its content type says) and the credentials (an
+    access key stands for one caller, and a session's key for its session policies too)."""
+    return (service, access_key_id, req.method, req.raw_path, req.query_string, req.header_map.get("content-type"),
+            req.body)
 
 
 def _request_from_scope(scope: dict[str, Any]) -> tuple[HttpRequest, int]:

@@ -37,9 +37,9 @@ def test_lazy_keys_equal_the_eager_build() -> None:
 def test_nothing_is_built_until_a_key_is_read() -> None:
     watched = _Watched(USER)
     context = GlobalContext(watched, REQUEST, now=NOW, region="us-east-1")  # type: ignore[arg-type]
-    assert watched.reads == 0
+    assert watched.reads == 0 and not context.built
     assert context.get("aws:CurrentTime") == "2026-11-30T00:53:20Z"
     built = watched.reads
-    assert built > 0
+    assert built > 0 and context.built
     assert context["aws:userid"] == USER.user_id and dict(context)
     assert watched.reads == built  # built once, then read from the built keys
