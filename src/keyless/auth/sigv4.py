@@ -481,7 +481,8 @@ def verify(req: HttpRequest, params: SigV4Params, secret_key: str, *, now: float
     canonical = canonical_request(req, params, s3=s3)
     to_sign = string_to_sign(params, canonical)
     key = signing_key(secret_key, params.date, params.region, params.service)
-    if not hmac.compare_digest(signature(key, to_sign).encode(), params.signature.encode("utf-8")):
+    provided = params.signature  # compared as text when it can be: compare_digest takes ASCII str
+    if not (provided.isascii() and hmac.compare_digest(signature(key, to_sign), provided)):
         raise _mismatch(params, canonical, to_sign, s3=s3)
     return SigningContext(key, params.timestamp, params.scope, params.signature)
 

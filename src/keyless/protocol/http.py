@@ -70,4 +70,3 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: Body = b""
-    extra: dict[str, Any] = field(default_factory=dict)

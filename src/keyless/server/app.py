@@ -83,10 +83,12 @@ class _Answer:
     output: dict[str, Any]
     status: int
     headers: tuple[tuple[str, str], ...]
+    id_header: int  # the index of the header that carries the request id (x-amzn-requestid)
     body_parts: tuple[bytes, ...]  # the body split where the request id goes
 
     def response(self, request_id: str) -> HttpResponse:
-        headers = [(name, request_id if value == _REQUEST_ID_MARK else value) for name, value in self.headers]
+        headers = list(self.headers)
+        headers[self.id_header] = (headers[self.id_header][0], request_id)
         return HttpResponse(self.status, headers, request_id.encode().join(self.body_parts))
 
 
@@ -182,12 +184,10 @@ class KeylessApp:
     def _context(self, req: HttpRequest, auth: Authenticated, operation: str, service: Service,
                  request_id: str) -> RequestContext:
         state, region = self.state, self.state.settings.region
-        return RequestContext(
-            state=state, caller=auth.caller, request=req, operation=operation, request_id=request_id,
-            region=region, service=service.name,
-            context_keys=GlobalContext(auth.caller, req, now=state.clock.time(), region=region),
-            signature=auth.signature, signing=auth.signing,
-        )
+        # Positional, in field order: keywords cost a slots dataclass twice as much to build.
+        return RequestContext(state, auth.caller, req, operation, request_id, region, service.name,
+                              GlobalContext(auth.caller, req, now=state.clock.time(), region=region), [],
+                              auth.signature, auth.signing)
 
     def _keep(self, proto: Any, op: Any, ctx: RequestContext, params: dict[str, Any], output: dict[str, Any],
               access_key_id: str) -> HttpResponse:
@@ -198,8 +198,9 @@ class KeylessApp:
         assert isinstance(resp.body, bytes)  # query protocol responses are never streamed
         keys = ctx.context_keys
         context_free = isinstance(keys, GlobalContext) and not keys.built
+        id_header = [value for _, value in resp.headers].index(_REQUEST_ID_MARK)
         answer = _Answer(self.state.db.generation, op.name, params, tuple(ctx.decisions) if context_free else None,
-                         output, resp.status, tuple(resp.headers), tuple(resp.body.split(_MARK_BYTES)))
+                         output, resp.status, tuple(resp.headers), id_header, tuple(resp.body.split(_MARK_BYTES)))
         if len(self._answers) >= 10_000:
             self._answers.clear()
         self._answers[_answer_key(ctx.service, ctx.request, access_key_id)] = answer
@@ -296,17 +297,16 @@ def _request_from_scope(scope: dict[str, Any]) -> tuple[HttpRequest, int]:
     size = sum(map(len, chain.from_iterable(raw))) + 2 * len(raw)
     if size > MAX_HEADER_LINE and any(len(name) + 2 + len(value) > MAX_HEADER_LINE for name, value in raw):
         size = MAX_HEADER_SECTION + 1
-    headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]  # ASGI names are lower-case
     merged = dict(headers)
     if len(merged) < len(headers):  # a header sent more than once: its values joined with ','
         merged = {}
         for name, value in headers:
             merged[name] = f"{merged[name]},{value}" if name in merged else value
     client = scope.get("client")
-    req = HttpRequest(
-        method=scope["method"], raw_path=path, query_string=scope.get("query_string", b"").decode("latin-1"),
-        headers=headers, client_ip=client[0] if client else "127.0.0.1", _header_map=merged,
-    )
+    # Positional: keywords cost a slots dataclass twice as much to build, once per request.
+    req = HttpRequest(scope["method"], path, scope.get("query_string", b"").decode("latin-1"), headers, b"", None,
+                      client[0] if client else "127.0.0.1", merged)
     return req, size
 
 
@@ -353,7 +353,10 @@ async def _send_response(send: Send, resp: HttpResponse, *, head: bool) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in resp.headers]
     body = resp.body
     if isinstance(body, (bytes, bytearray)):
-        if not any(k == b"content-length" for k, _ in headers):
+        for name, _ in headers:
+            if name == b"content-length":
+                break
+        else:
             headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else bytes(body)})
