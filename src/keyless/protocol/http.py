@@ -7,7 +7,7 @@ return an HttpResponse the server writes back. Header names are lower-case.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Union
+from typing import AsyncIterator, Union
 from urllib.parse import parse_qsl, unquote
 
 Body = Union[bytes, AsyncIterator[bytes]]
