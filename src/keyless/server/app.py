@@ -1,6 +1,7 @@
 """The ASGI application: one port, every service. The request pipeline, in order:
 
     local admin (/_keyless/*) -> route to a service -> read body -> authenticate (SigV4)
+    -> a kept answer for this input from these credentials (IAM and STS reads), or:
     -> match operation -> parse input -> authorize (policy engine) -> dispatch handler -> serialize
 
 Errors at any step are rendered by the service's protocol; nothing else writes wire bytes.
@@ -140,7 +141,15 @@ class KeylessApp:
         proto = protocol_for(service_name)
         served = _Served()
         try:
-            resp = await self._serve(req, receive, service, request_id, served)
+            is_s3 = service_name == "s3"
+            auth = self.state.authenticator.authenticate(req, s3=is_s3)
+            if auth.signature is not None:
+                sigv4.check_service(auth.signature, service_name, s3=is_s3)
+            answer = self._kept(req, auth, service, proto)
+            if answer is not None:
+                resp = self._replay(answer, req, auth, service, request_id, served)
+            else:
+                resp = await self._serve(req, receive, service, auth, request_id, served)
         except errors.AwsError as exc:
             served.error = exc
             resp = proto.serialize_error(exc, request_id)
@@ -152,15 +161,9 @@ class KeylessApp:
             self._record(served)
         return resp
 
-    async def _serve(self, req: HttpRequest, receive: Receive, service: Service, request_id: str, served: _Served) -> HttpResponse:
-        state, proto, is_s3 = self.state, protocol_for(service.name), service.name == "s3"
-        auth = state.authenticator.authenticate(req, s3=is_s3)
-        if auth.signature is not None:
-            sigv4.check_service(auth.signature, service.name, s3=is_s3)
-            if proto.form_input and service.cacheable_reads:
-                answer = self._answers.get(_answer_key(service.name, req, auth.signature.access_key_id))
-                if answer is not None and answer.generation == state.db.generation:
-                    return self._replay(answer, req, auth, service, request_id, served)
+    async def _serve(self, req: HttpRequest, receive: Receive, service: Service, auth: Authenticated, request_id: str,
+                     served: _Served) -> HttpResponse:
+        proto, is_s3 = protocol_for(service.name), service.name == "s3"
         caller = auth.caller
         op = proto.match_operation(req)
         if is_s3:
@@ -205,6 +208,13 @@ class KeylessApp:
             self._answers.clear()
         self._answers[_answer_key(ctx.service, ctx.request, access_key_id)] = answer
         return answer.response(ctx.request_id)
+
+    def _kept(self, req: HttpRequest, auth: Authenticated, service: Service, proto: Any) -> _Answer | None:
+        """The answer kept for this very input from these credentials, if IAM has not changed since."""
+        if auth.signature is None or not proto.form_input or not service.cacheable_reads:
+            return None
+        answer = self._answers.get(_answer_key(service.name, req, auth.signature.access_key_id))
+        return answer if answer is not None and answer.generation == self.state.db.generation else None
 
     def _replay(self, answer: _Answer, req: HttpRequest, auth: Authenticated, service: Service, request_id: str,
                 served: _Served) -> HttpResponse:
