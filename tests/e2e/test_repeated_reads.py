@@ -11,6 +11,7 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
+from keyless.cli import main as keyless_main
 from keyless.testing import Server
 
 ACCOUNT = "123456789012"
@@ -71,7 +72,7 @@ def test_sessions_with_one_name_keep_their_own_session_policies(server: Server) 
     assert "session policy" in _denied(may_get.list_roles)
 
 
-def test_each_repeat_is_its_own_call_in_the_trail(server: Server) -> None:
+def test_each_repeat_is_its_own_call_in_the_trail(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     creds = _user(server, "repeat-reader", {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"})
     reader = server.client("iam", **creds)
     ids = {reader.get_user(UserName="repeat-reader")["ResponseMetadata"]["RequestId"] for _ in range(3)}
@@ -82,3 +83,9 @@ def test_each_repeat_is_its_own_call_in_the_trail(server: Server) -> None:
     records = [json.loads(e["CloudTrailEvent"]) for e in events if e["EventName"] == "GetUser"]
     assert {r["requestID"] for r in records} == ids
     assert all(r["requestParameters"] == {"userName": "repeat-reader"} and "errorCode" not in r for r in records)
+    # The decision behind each repeat is kept too: least-privilege tooling learns from it.
+    assert keyless_main(["trail", "--data-dir", str(server.data_dir), "--json", "--principal", "user/repeat-reader"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    decided = [(d["action"], d["resource"], d["result"]) for r in lines if r["eventName"] == "GetUser"
+               for d in r["keyless"]["decisions"]]
+    assert decided == [("iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/repeat-reader", "allowed")] * 3

@@ -20,6 +20,7 @@ from keyless.auth import sigv4
 from keyless.auth.authenticate import Authenticated
 from keyless.auth.chunked import IncompleteBody
 from keyless.auth.context import GlobalContext
+from keyless.auth.principals import Caller
 from keyless.policy import Request, evaluate
 from keyless.protocol import protocol_for
 from keyless.protocol.form import form_params
@@ -218,12 +219,13 @@ class KeylessApp:
 
     def _replay(self, answer: _Answer, req: HttpRequest, auth: Authenticated, service: Service, request_id: str,
                 served: _Served) -> HttpResponse:
-        served.ctx = ctx = self._context(req, auth, answer.operation, service, request_id)
-        served.params, served.output = answer.params, answer.output
-        if answer.decisions is None:
+        if answer.decisions is None:  # a decision read the request's context: the engine decides again
+            served.ctx = ctx = self._context(req, auth, answer.operation, service, request_id)
+            served.params, served.output = answer.params, answer.output
             self.authorize(ctx, service, service.access(ctx, answer.params))
-        else:
-            ctx.decisions.extend(answer.decisions)
+        else:  # nothing is left to decide or to fail: the call is recorded now, with no RequestContext to build
+            self._trail(req, auth.caller, service.name, answer.operation, request_id, answer.params, answer.output,
+                        None, answer.decisions)
         return answer.response(request_id)
 
     def _refused(self, service_name: str | None, error: errors.AwsError, request_id: str) -> HttpResponse:
@@ -234,10 +236,20 @@ class KeylessApp:
         return resp
 
     def _record(self, served: _Served) -> None:
+        ctx = served.ctx
+        if ctx is not None:
+            self._trail(ctx.request, ctx.caller, ctx.service, ctx.operation, ctx.request_id, served.params, served.output,
+                        served.error, tuple(ctx.decisions))
+
+    def _trail(self, req: HttpRequest, caller: Caller, service: str, operation: str, request_id: str,
+               params: dict[str, Any] | None, output: dict[str, Any] | None, error: errors.AwsError | None,
+               decisions: tuple[tuple[str, str, str, str], ...]) -> None:
         recorder = self.state.components.get("trail")
-        if recorder is not None and served.ctx is not None:  # shaped off the request path
-            recorder.record_call(pending_call(self.state.clock.time(), served.ctx, served.params, served.output,
-                                              served.error, self.state.settings.enforce))
+        if recorder is not None:  # shaped off the request path
+            settings = self.state.settings
+            recorder.record_call(pending_call(self.state.clock.time(), service, operation, settings.region,
+                                              settings.account_id, request_id, caller, req, params, output, error,
+                                              decisions, settings.enforce))
 
     def authorize(self, ctx: RequestContext, service: Service, targets: list[Target]) -> None:
         """The one decision point for API calls: every target goes through the policy engine."""

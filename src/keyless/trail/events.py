@@ -74,18 +74,18 @@ class ApiCall:
     enforce: str = "on"
 
 
-def pending_call(time: float, ctx: Any, params: Mapping[str, Any] | None, output: Mapping[str, Any] | None,
-                 error: Any, enforce: str) -> tuple[Any, ...]:
+def pending_call(time: float, service: str, operation: str, region: str, account: str, request_id: str, caller: Caller,
+                 req: Any, params: Mapping[str, Any] | None, output: Mapping[str, Any] | None, error: Any,
+                 decisions: tuple[tuple[str, str, str, str], ...], enforce: str) -> tuple[Any, ...]:
     """What the request path queues for the recorder: the call's fields in _CALL_FIELDS order, as
     strings, numbers, tuples and the request's own dicts, redacted and stored by the writer process.
     Plain values keep the queue out of the garbage collector's way (tuples of atoms are untracked
     at its first pass)."""
-    req = ctx.request
-    return (time, ctx.service, ctx.operation, ctx.region, ctx.account, ctx.request_id, _snapshot_values(ctx.caller),
+    return (time, service, operation, region, account, request_id, _snapshot_values(caller),
             req.client_ip, _shared_text(req.header("user-agent") or ""), params or {},
-            output if error is None and not is_read_only(ctx.operation) else None,
+            output if error is None and not is_read_only(operation) else None,
             error.code if error is not None else None, error.message if error is not None else None,
-            tuple(ctx.decisions), enforce)
+            decisions, enforce)
 
 
 def _shared_text(text: str) -> str:
