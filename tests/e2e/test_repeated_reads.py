@@ -89,3 +89,14 @@ def test_each_repeat_is_its_own_call_in_the_trail(server: Server, capsys: pytest
     decided = [(d["action"], d["resource"], d["result"]) for r in lines if r["eventName"] == "GetUser"
                for d in r["keyless"]["decisions"]]
     assert decided == [("iam:GetUser", f"arn:aws:iam::{ACCOUNT}:user/repeat-reader", "allowed")] * 3
+
+
+def test_kept_answers_stay_within_their_byte_budget(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyless.server import app as app_module
+
+    iam, app = server.client("iam"), server.app
+    iam.get_user(UserName="admin")  # kept
+    monkeypatch.setattr(app_module, "KEPT_ANSWER_BYTES", app._kept_bytes + 1)  # room for nothing more
+    assert any(u["UserName"] == "admin" for u in iam.list_users()["Users"])
+    assert len(app._answers) == 1  # keeping the listing forgot every answer before it
+    assert iam.get_user(UserName="admin")["User"]["UserName"] == "admin"  # a forgotten answer is made afresh

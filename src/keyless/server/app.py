@@ -38,6 +38,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_CONTROL_BODY = 8 * 1024 * 1024  # non-streaming request bodies (IAM, STS, EC2 forms, S3 XML)
 MAX_HEADER_LINE = 8 * 1024  # AWS's limit for one header line ("name: value")
 MAX_HEADER_SECTION = 64 * 1024  # keyless's own bound on all header lines together
+# Kept answers (IAM and STS reads) are all forgotten when either bound would be passed: a few
+# large listings must not hold the server's memory any more than many small answers.
+KEPT_ANSWERS = 10_000
+KEPT_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 class RequestEntityTooLarge(errors.AwsError):
@@ -98,6 +102,7 @@ class KeylessApp:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self._answers: dict[tuple[Any, ...], _Answer] = {}
+        self._kept_bytes = 0  # request and response bodies the kept answers hold
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -205,9 +210,12 @@ class KeylessApp:
         id_header = [value for _, value in resp.headers].index(_REQUEST_ID_MARK)
         answer = _Answer(self.state.db.generation, op.name, params, tuple(ctx.decisions) if context_free else None,
                          output, resp.status, tuple(resp.headers), id_header, tuple(resp.body.split(_MARK_BYTES)))
-        if len(self._answers) >= 10_000:
+        size = len(resp.body) + len(ctx.request.body)
+        if len(self._answers) >= KEPT_ANSWERS or self._kept_bytes + size > KEPT_ANSWER_BYTES:
             self._answers.clear()
+            self._kept_bytes = 0
         self._answers[_answer_key(ctx.service, ctx.request, access_key_id)] = answer
+        self._kept_bytes += size
         return answer.response(ctx.request_id)
 
     def _kept(self, req: HttpRequest, auth: Authenticated, service: Service, proto: Any) -> _Answer | None:
