@@ -327,7 +327,8 @@ def _request_from_scope(scope: dict[str, Any]) -> tuple[HttpRequest, int]:
     size = sum(map(len, chain.from_iterable(raw))) + 2 * len(raw)
     if size > MAX_HEADER_LINE and any(len(name) + 2 + len(value) > MAX_HEADER_LINE for name, value in raw):
         size = MAX_HEADER_SECTION + 1
-    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]  # ASGI names are lower-case
+    # ASGI asks servers to lower-case header names but does not require it: keyless does it itself.
+    headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
     merged = dict(headers)
     if len(merged) < len(headers):  # a header sent more than once: its values joined with ','
         merged = {}
