@@ -100,3 +100,12 @@ def test_kept_answers_stay_within_their_byte_budget(server: Server, monkeypatch:
     assert any(u["UserName"] == "admin" for u in iam.list_users()["Users"])
     assert len(app._answers) == 1  # keeping the listing forgot every answer before it
     assert iam.get_user(UserName="admin")["User"]["UserName"] == "admin"  # a forgotten answer is made afresh
+
+
+def test_an_iam_write_changes_the_next_repeat(server: Server) -> None:
+    iam = server.client("iam")
+    iam.create_role(RoleName="repeat-edited", Description="before", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}]}))
+    assert iam.get_role(RoleName="repeat-edited")["Role"]["Description"] == "before"
+    iam.update_role(RoleName="repeat-edited", Description="after")
+    assert iam.get_role(RoleName="repeat-edited")["Role"]["Description"] == "after"
