@@ -74,8 +74,9 @@ class Service:
     access: AccessMap
     denied: Callable[[RequestContext, Decision, Target], errors.AwsError] = access_denied
     allow_anonymous: frozenset[str] = frozenset()  # operations AWS serves unsigned
-    # Read operations whose output depends only on IAM state, caller and input: cached by the
-    # pipeline until the next IAM write (Database.generation), so repeated reads skip the store.
+    # Read operations whose output depends only on IAM state, caller and input: the pipeline keeps
+    # their answers (KeylessApp._keep) until the next IAM write (Database.generation), so the same
+    # read again skips parsing, the handler and the store. Form-protocol services only.
     cacheable_reads: frozenset[str] = frozenset()
 
     @classmethod
