@@ -306,8 +306,8 @@ def test_the_scope_must_name_the_serving_service(s3: bool, presigned: bool, code
     from keyless import errors
     from keyless.auth import sigv4
 
-    params = sigv4.SigV4Params("AKIAEXAMPLE", "20261128", "us-east-1", "sts", ("host",), "0" * 64,
-                               datetime(2026, 11, 28, tzinfo=timezone.utc), "20261128T000000Z", presigned=presigned)
+    params = sigv4.SigV4Params.of("AKIAEXAMPLE", "20261128", "us-east-1", "sts", ("host",), "0" * 64,
+                                  datetime(2026, 11, 28, tzinfo=timezone.utc), "20261128T000000Z", presigned=presigned)
     sigv4.check_service(params, "sts", s3=s3)
     with pytest.raises(errors.AwsError) as exc:
         sigv4.check_service(params, "s3" if s3 else "iam", s3=s3)

@@ -62,9 +62,9 @@ def state(tmp_path: Path) -> Any:
 
 def signature(presigned: bool = False) -> SigV4Params:
     signed_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    return SigV4Params(access_key_id="AKIAEXAMPLE", date="20260101", region="us-east-1", service="s3",
-                       signed_headers=("host",), signature="0" * 64, amz_date=signed_at,
-                       timestamp="20260101T000000Z", presigned=presigned)
+    return SigV4Params.of(access_key_id="AKIAEXAMPLE", date="20260101", region="us-east-1", service="s3",
+                          signed_headers=("host",), signature="0" * 64, amz_date=signed_at,
+                          timestamp="20260101T000000Z", presigned=presigned)
 
 
 def context(state: Any, operation: str, caller: Caller = ROLE_SESSION, *, presigned: bool = False) -> RequestContext:
