@@ -86,7 +86,7 @@ class _Answer:
     # tag): then each request is authorized again. Otherwise the decisions are a function of the
     # credentials, the input and IAM state, all of which the key and the generation pin.
     decisions: tuple[tuple[str, str, str, str], ...] | None
-    output: dict[str, Any]
+    # No output dict: these are reads, whose trail events keep no response elements.
     status: int
     headers: tuple[tuple[str, str], ...]
     id_header: int  # the index of the header that carries the request id (x-amzn-requestid)
@@ -209,7 +209,7 @@ class KeylessApp:
         context_free = isinstance(keys, GlobalContext) and not keys.built
         id_header = [value for _, value in resp.headers].index(_REQUEST_ID_MARK)
         answer = _Answer(self.state.db.generation, op.name, params, tuple(ctx.decisions) if context_free else None,
-                         output, resp.status, tuple(resp.headers), id_header, tuple(resp.body.split(_MARK_BYTES)))
+                         resp.status, tuple(resp.headers), id_header, tuple(resp.body.split(_MARK_BYTES)))
         size = len(resp.body) + len(ctx.request.body)
         if len(self._answers) >= KEPT_ANSWERS or self._kept_bytes + size > KEPT_ANSWER_BYTES:
             self._answers.clear()
@@ -229,11 +229,11 @@ class KeylessApp:
                 served: _Served) -> HttpResponse:
         if answer.decisions is None:  # a decision read the request's context: the engine decides again
             served.ctx = ctx = self._context(req, auth, answer.operation, service, request_id)
-            served.params, served.output = answer.params, answer.output
+            served.params = answer.params
             self.authorize(ctx, service, service.access(ctx, answer.params))
         else:  # nothing is left to decide or to fail: the call is recorded now, with no RequestContext to build
-            self._trail(req, auth.caller, service.name, answer.operation, request_id, answer.params, answer.output,
-                        None, answer.decisions)
+            self._trail(req, auth.caller, service.name, answer.operation, request_id, answer.params, None, None,
+                        answer.decisions)
         return answer.response(request_id)
 
     def _refused(self, service_name: str | None, error: errors.AwsError, request_id: str) -> HttpResponse:

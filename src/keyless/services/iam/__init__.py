@@ -27,7 +27,7 @@ def operations() -> list[str]:
 
 
 # Reads whose answer is a function of IAM state, the caller and the input alone: the pipeline
-# caches their output until the next IAM write. Last-used and access-report reads are not.
+# keeps their answers until the next IAM write. Last-used and access-report reads are not.
 _UNCACHEABLE = {"GetAccessKeyLastUsed", "GetServiceLastAccessedDetails", "GetServiceLastAccessedDetailsWithEntities",
                 "GetCredentialReport", "GenerateServiceLastAccessedDetails", "GenerateCredentialReport"}
 
